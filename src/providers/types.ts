@@ -1,0 +1,122 @@
+import type { FastifyPluginAsync } from "fastify";
+import type { E164, LinkId, ProviderKind } from "../ids.js";
+import type { Logger } from "../log.js";
+import type { Secret } from "../secret.js";
+import type { ProviderCredentials } from "../storage/links.js";
+
+/**
+ * The provider contract. A provider is two levels:
+ * - a `ProviderConnector` per provider kind (Twilio, later Vonage, Telnyx): parses `link`
+ *   arguments, builds clients, and owns its webhook routes. Building it does no I/O.
+ * - a `ProviderClient` per linked account: the calls the bridge makes to the provider.
+ * Optional abilities are separate small interfaces with type guards (`BalanceCapable`, ...), so a
+ * provider that lacks one simply doesn't implement it.
+ *
+ * Every client method rejects only with a `BridgeError` whose code says what kind of failure it
+ * was, because the link machine decides its next state from that code:
+ * - `provider-credentials-rejected`: the provider refused the credentials (the user must fix them);
+ * - `provider-number-not-found`: the credentials work but the number isn't on the account;
+ * - `provider-unavailable`: network trouble, 429 or 5xx (worth retrying later);
+ * - `provider-rejected`: any other refusal (retrying won't help).
+ */
+
+/** What `link <kind> ...` asked for, after the connector parsed the arguments. */
+export interface LinkRequest {
+  /** The provider's account id (Twilio AccountSid); shown to users, not secret. */
+  accountRef: string;
+  credentials: Secret<ProviderCredentials>;
+  /** The number as the user typed it; the command layer parses it. */
+  number: string;
+}
+
+/** A stored account, enough to build a client. */
+export interface ProviderAccount {
+  accountRef: string;
+  credentials: Secret<ProviderCredentials>;
+}
+
+export interface AccountInfo {
+  accountRef: string;
+  name: string;
+  /** Provider-side problems worth telling the user (a suspended account, say). */
+  warnings: string[];
+}
+
+/** A phone number on the provider account, with its current webhook settings. */
+export interface ProviderNumber {
+  /** The provider's id for the number (Twilio PN sid). */
+  id: string;
+  number: E164;
+  /** The settings the bridge will overwrite, keyed by the provider's field names. */
+  settings: Record<string, string | null>;
+}
+
+/** Where the provider must send this link's traffic. Each URL carries the link id. */
+export interface WebhookUrls {
+  sms: string;
+  voice: string;
+  callStatus: string;
+  messageStatus: string;
+}
+
+export interface AttachResult {
+  /** The settings as they were, for `detachNumber` to restore. */
+  previous: Record<string, string | null>;
+  /** Things at the provider that would override the bridge's webhooks. */
+  warnings: string[];
+}
+
+export interface ProviderClient {
+  /** Checks the credentials against the provider. */
+  verify(): Promise<AccountInfo>;
+  /** Finds a number on the account. Rejects with `provider-number-not-found` when absent. */
+  findNumber(number: E164): Promise<ProviderNumber>;
+  /** Points the number's webhooks at the bridge. */
+  attachNumber(number: ProviderNumber, urls: WebhookUrls): Promise<AttachResult>;
+  /** Puts back the settings `attachNumber` replaced. */
+  detachNumber(numberId: string, previous: Record<string, string | null>): Promise<void>;
+}
+
+export interface Balance {
+  amount: string;
+  currency: string;
+}
+
+export interface BalanceCapable {
+  getBalance(): Promise<Balance>;
+}
+
+export const isBalanceCapable = (client: ProviderClient): client is ProviderClient & BalanceCapable =>
+  typeof (client as Partial<BalanceCapable>).getBalance === "function";
+
+/** What a connector's webhook plugin gets from the bridge. */
+export interface WebhookContext {
+  /** The public base URL providers were told to call; signatures are checked against it. */
+  publicBaseUrl: string;
+  /** The stored account of a link, or undefined for an unknown link id. */
+  accountOf(linkId: LinkId): ProviderAccount | undefined;
+  log: Logger;
+}
+
+export interface ProviderConnector {
+  readonly kind: ProviderKind;
+  readonly displayName: string;
+  /** One line for `help`: the arguments after `link <kind>`. */
+  readonly linkUsage: string;
+  /** Parses the arguments after `link <kind>`; throws `command-usage` with a user message. */
+  parseLinkArgs(args: readonly string[]): LinkRequest;
+  /** Builds a client for an account. Must not do network I/O. */
+  createClient(account: ProviderAccount): ProviderClient;
+  /** This provider's webhook routes, mounted under `/webhooks/<kind>/`. */
+  readonly webhooks: FastifyPluginAsync<WebhookContext>;
+}
+
+export function webhookUrls(publicBaseUrl: string, kind: ProviderKind, link: LinkId): WebhookUrls {
+  const base = `${publicBaseUrl}/webhooks/${kind}/${link}`;
+  return {
+    sms: `${base}/sms`,
+    voice: `${base}/voice`,
+    callStatus: `${base}/call-status`,
+    messageStatus: `${base}/message-status`,
+  };
+}

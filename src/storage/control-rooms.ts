@@ -1,0 +1,52 @@
+import type { RoomId, UserId } from "../ids.js";
+import type { Db } from "./db.js";
+
+export type ControlRoomStatus = "active" | "paused";
+
+export interface ControlRoomRecord {
+  roomId: RoomId;
+  createdBy: UserId;
+  createdAt: number;
+  status: ControlRoomStatus;
+}
+
+interface Row {
+  room_id: string;
+  created_by: string;
+  created_at: number;
+  status: ControlRoomStatus;
+}
+
+const toRecord = (row: Row): ControlRoomRecord => ({
+  roomId: row.room_id as RoomId,
+  createdBy: row.created_by as UserId,
+  createdAt: row.created_at,
+  status: row.status,
+});
+
+export class ControlRoomStore {
+  constructor(private readonly db: Db) {}
+
+  /** Records a control room; an existing one keeps its creator and creation time. */
+  upsert(record: ControlRoomRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO control_rooms (room_id, created_by, created_at, status) VALUES (?, ?, ?, ?)
+         ON CONFLICT(room_id) DO UPDATE SET status = excluded.status`,
+      )
+      .run(record.roomId, record.createdBy, record.createdAt, record.status);
+  }
+
+  get(roomId: RoomId): ControlRoomRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM control_rooms WHERE room_id = ?").get(roomId) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  list(): ControlRoomRecord[] {
+    return (this.db.prepare("SELECT * FROM control_rooms ORDER BY created_at").all() as Row[]).map(toRecord);
+  }
+
+  setStatus(roomId: RoomId, status: ControlRoomStatus): void {
+    this.db.prepare("UPDATE control_rooms SET status = ? WHERE room_id = ?").run(status, roomId);
+  }
+}
