@@ -12,8 +12,8 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 /** A config problem, naming the offending key the way the user wrote it (`homeserver.url`). */
 export class ConfigError extends BridgeError {
   readonly path: string;
-  constructor(path: string, problem: string) {
-    super("config-invalid", path ? `${path} ${problem}` : problem, { context: { path } });
+  constructor(path: string, problem: string, more: string[] = []) {
+    super("config-invalid", [path ? `${path} ${problem}` : problem, ...more].join("; "), { context: { path } });
     this.path = path;
   }
 }
@@ -56,8 +56,6 @@ function problemOf(error: ErrorObject): string {
       return `must be ${error.keyword === "minimum" ? "at least" : "at most"} ${String(params.limit)}`;
     case "minLength":
       return `must be at least ${String(params.limit)} characters long`;
-    case "propertyNames":
-      return "is not a user id (@user:server), a server name or '*'";
     default:
       return error.message ?? "is invalid";
   }
@@ -70,14 +68,21 @@ export function parseConfig(raw: unknown, baseDir: string): Config {
   }
   const config = structuredClone(raw);
   if (!validate(config)) {
-    // Prefer the most specific error: propertyNames reports twice (the name, then the object).
-    // Report the most telling error: a bad URL is "not a URL" before it is "not http(s)", and a
-    // bad permission key is named by the key itself rather than by its parent object.
-    const rank = (e: ErrorObject) => (e.keyword === "propertyNames" ? 2 : e.keyword === "pattern" ? 1 : 0);
-    const errors = [...(validate.errors ?? [])].sort((a, b) => rank(a) - rank(b));
-    const first = errors[0];
+    // Every problem is reported, one line each; where ajv reports one value twice (a URL that is
+    // neither a URL nor http(s)), the most telling message wins.
+    // A bad permission key is reported twice (by its pattern and by propertyNames); keep the first.
+    const rank = (e: ErrorObject) => (e.keyword === "pattern" ? 1 : 0);
+    const errors = (validate.errors ?? []).filter((e) => e.keyword !== "propertyNames").sort((a, b) => rank(a) - rank(b));
+    const problems = new Map<string, string>();
+    // Wrong values before missing keys: a typo in a value is the likelier thing to fix first.
+    errors.sort((a, b) => Number(a.keyword === "required") - Number(b.keyword === "required"));
+    for (const error of errors) {
+      const key = keyOf(error);
+      if (!problems.has(key)) problems.set(key, problemOf(error));
+    }
+    const [first, ...others] = [...problems.entries()];
     if (!first) throw new ConfigError("", "is invalid");
-    throw new ConfigError(keyOf(first), problemOf(first));
+    throw new ConfigError(first[0], first[1], others.map(([key, problem]) => `${key} ${problem}`));
   }
   checkSemantics(config);
   return resolvePaths(config, baseDir);

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { E164, LinkId, ProviderKind } from "../ids.js";
 import type { Logger } from "../log.js";
 import type { Secret } from "../secret.js";
+import type { ProviderEvent } from "./events.js";
 import type { ProviderCredentials } from "../storage/links.js";
 
 /**
@@ -95,6 +96,12 @@ export interface WebhookContext {
   publicBaseUrl: string;
   /** The stored account of a link, or undefined for an unknown link id. */
   accountOf(linkId: LinkId): ProviderAccount | undefined;
+  /**
+   * Hands a normalised event to the bridge. It is stored durably before this returns, so the
+   * plugin may acknowledge the webhook afterwards; it throws if it could not be stored, and the
+   * plugin must then answer with a 5xx.
+   */
+  deliver(event: ProviderEvent): void;
   log: Logger;
 }
 

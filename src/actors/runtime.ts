@@ -1,0 +1,119 @@
+import { createActor, type AnyActorRef } from "xstate";
+import type { Clock } from "../clock.js";
+import type { RoomId, UserId } from "../ids.js";
+import type { Logger } from "../log.js";
+import { bridgeMachine, type BridgeActor } from "../machines/bridge.machine.js";
+import { controlRoomMachine, type ControlRoomEvent, type ControlRoomInput } from "../machines/control-room.machine.js";
+import { linkMachine, type LinkInput } from "../machines/link.machine.js";
+import type { Notifier } from "../matrix/notifier.js";
+import type { ProviderRegistry } from "../providers/registry.js";
+import type { Storage } from "../storage/index.js";
+import type { LinkRecord } from "../storage/links.js";
+import { linkEffects } from "./link-effects.js";
+import { describeActor, type ActorNode } from "./tree.js";
+
+export interface RuntimeDeps {
+  storage: Storage;
+  providers: ProviderRegistry;
+  notifier: Notifier;
+  clock: Clock;
+  log: Logger;
+  publicBaseUrl: string;
+}
+
+/** The live actor system, as the rest of the bridge sees it. */
+export interface BridgeRuntime {
+  /** Makes a room a control room (stored, with a live actor); a known room is left as it is. */
+  openRoom(roomId: RoomId, createdBy: UserId): void;
+  isControlRoom(roomId: RoomId): boolean;
+  send(roomId: RoomId, event: ControlRoomEvent): void;
+  describe(): ActorNode;
+  stop(): void;
+}
+
+const ROOM_RESTART_DELAY_MS = 1_000;
+
+/**
+ * Builds the actor tree from the database and gives every machine its effects. Control rooms and
+ * links come back as they were stored; a room actor that fails is restored from the database a
+ * moment later, so one bad room never takes the others, or the process, down.
+ */
+export function startRuntime(deps: RuntimeDeps): BridgeRuntime {
+  const { storage, clock, log } = deps;
+
+  const link = linkMachine.provide(
+    linkEffects({ providers: deps.providers, links: storage.links, notifier: deps.notifier, clock, publicBaseUrl: deps.publicBaseUrl }),
+  );
+  const controlRoom = controlRoomMachine.provide({
+    actors: { link },
+    actions: {
+      notify: ({ context }, notice) => deps.notifier.notice(context.roomId, notice),
+      persistStatus: ({ context }, { paused }) => storage.controlRooms.setStatus(context.roomId, paused ? "paused" : "active"),
+      childFailed: ({ context }, { actorId, error }) => log.error({ err: error, roomId: context.roomId, actorId }, "a control room's child actor failed"),
+    },
+  });
+
+  let actor: BridgeActor;
+  const machine = bridgeMachine.provide({
+    actors: { controlRoom },
+    actions: {
+      unroutable: (_, { roomId, eventType }) => log.warn({ roomId, eventType }, "event for a room without a control-room actor"),
+      roomFailed: (_, { roomId, error }) => {
+        log.error({ err: error, roomId }, "control room actor failed; restoring it from the database");
+        clock.setTimeout(() => {
+          const room = loadRoom(roomId);
+          if (room) actor.send({ type: "room.open", room });
+        }, ROOM_RESTART_DELAY_MS);
+      },
+    },
+  });
+
+  function linkInput(record: LinkRecord): LinkInput {
+    return {
+      linkId: record.id,
+      roomId: record.roomId,
+      provider: record.provider,
+      accountRef: record.accountRef,
+      number: record.phoneNumber,
+      credentials: record.credentials,
+      restore: {
+        state: record.state,
+        stateCode: record.stateCode,
+        providerNumberId: record.providerNumberId,
+        previousSettings: record.previousSettings,
+      },
+    };
+  }
+
+  function loadRoom(roomId: RoomId): ControlRoomInput | undefined {
+    const room = storage.controlRooms.get(roomId);
+    if (!room) return undefined;
+    const stored = storage.links.byRoom(roomId);
+    return { roomId, paused: room.status === "paused", ...(stored ? { link: linkInput(stored) } : {}) };
+  }
+
+  const rooms = storage.controlRooms.list().flatMap((room) => loadRoom(room.roomId) ?? []);
+  actor = createActor(machine, {
+    input: { rooms },
+    clock,
+    logger: (...args: unknown[]) => log.debug({ args }, "xstate"),
+  });
+  // Without an error observer, an error escaping the root would be rethrown and end the process.
+  actor.subscribe({ error: (err) => log.fatal({ err }, "the bridge's root actor failed") });
+  actor.start();
+  log.info({ rooms: rooms.length, links: rooms.filter((r) => r.link).length }, "actor tree restored");
+
+  return {
+    openRoom(roomId, createdBy) {
+      if (!storage.controlRooms.get(roomId)) {
+        storage.controlRooms.upsert({ roomId, createdBy, createdAt: clock.now(), status: "active" });
+      }
+      const room = loadRoom(roomId);
+      if (room) actor.send({ type: "room.open", room });
+    },
+    isControlRoom: (roomId) => storage.controlRooms.get(roomId) !== undefined,
+    send: (roomId, event) => actor.send({ type: "room.event", roomId, event }),
+    describe: () => describeActor(actor as AnyActorRef),
+    stop: () => actor.stop(),
+  };
+}

@@ -1,0 +1,38 @@
+import type { E164, LinkId } from "../ids.js";
+
+/**
+ * Provider traffic, normalised at the edge: each provider's webhook plugin turns its own payload
+ * into one of these, carrying the bridge's ids. Nothing past the provider folder sees a provider's
+ * field names (Twilio's `MessageSid`, `From`, ...).
+ */
+
+/** Who sent a text: a phone number, or a short code / alphanumeric sender id that can't be called back. */
+export type Sender = { kind: "number"; number: E164 } | { kind: "short-code"; code: string } | { kind: "alphanumeric"; name: string };
+
+export interface InboundMedia {
+  url: string;
+  contentType: string;
+}
+
+export interface SmsReceived {
+  type: "sms.received";
+  linkId: LinkId;
+  /** The provider's id for the message: the dedupe key. */
+  providerMessageId: string;
+  from: Sender;
+  to: E164;
+  body: string;
+  media: InboundMedia[];
+}
+
+export type MessageStatus = "queued" | "sending" | "sent" | "delivered" | "undelivered" | "failed" | "read" | "canceled";
+
+export interface MessageStatusChanged {
+  type: "message.status";
+  linkId: LinkId;
+  providerMessageId: string;
+  status: MessageStatus;
+  errorCode: number | null;
+}
+
+export type ProviderEvent = SmsReceived | MessageStatusChanged;

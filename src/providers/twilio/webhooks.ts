@@ -1,0 +1,74 @@
+import formbody from "@fastify/formbody";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import twilio from "twilio";
+import { isBridgeError } from "../../errors.js";
+import { isLinkId, type LinkId } from "../../ids.js";
+import type { ProviderAccount, WebhookContext } from "../types.js";
+import { normalizeMessageStatus, normalizeSms } from "./normalize.js";
+
+/** Twilio's SMS webhooks are a few kB even with ten media items; anything bigger is not Twilio. */
+const BODY_LIMIT = 64 * 1024;
+const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
+
+declare module "fastify" {
+  interface FastifyRequest {
+    twilioLink?: { linkId: LinkId; account: ProviderAccount };
+  }
+}
+
+type Params = Record<string, string | string[]>;
+
+/**
+ * Twilio's webhook routes, under /webhooks/twilio/<linkId>/... The link id routes a request
+ * before its body is parsed (unknown link: 404); the signature is checked against the public URL
+ * Twilio was given (bad or missing: 403, nothing stored); only then is the payload normalised and
+ * handed over, and acknowledged once it is stored.
+ */
+export const twilioWebhooks: FastifyPluginAsync<WebhookContext> = async (app, ctx) => {
+  await app.register(formbody, { bodyLimit: BODY_LIMIT });
+
+  app.addHook("onRequest", async (request: FastifyRequest<{ Params: { linkId?: string } }>, reply) => {
+    const id = request.params.linkId;
+    const account = id && isLinkId(id) ? ctx.accountOf(id) : undefined;
+    if (!id || !account) {
+      ctx.log.warn({ path: request.routeOptions.url }, "twilio webhook for an unknown link");
+      return reply.code(404).send({ error: "unknown link" });
+    }
+    request.twilioLink = { linkId: id as LinkId, account };
+  });
+
+  app.addHook("preHandler", async (request, reply) => {
+    const link = request.twilioLink!;
+    const signature = request.headers["x-twilio-signature"];
+    const token = link.account.credentials.reveal().authToken ?? "";
+    const url = ctx.publicBaseUrl + request.url;
+    const params = (request.body ?? {}) as Params;
+    if (typeof signature !== "string" || !twilio.validateRequest(token, signature, url, params)) {
+      ctx.log.warn({ linkId: link.linkId, signed: typeof signature === "string" }, "twilio webhook with a bad signature");
+      return reply.code(403).send({ error: "bad signature" });
+    }
+  });
+
+  const handle = (
+    normalize: (linkId: LinkId, params: Params) => Parameters<WebhookContext["deliver"]>[0],
+    respond: (reply: FastifyReply) => FastifyReply,
+  ) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const link = request.twilioLink!;
+    let event;
+    try {
+      event = normalize(link.linkId, (request.body ?? {}) as Params);
+    } catch (err) {
+      if (!isBridgeError(err) || err.code !== "webhook-malformed") throw err;
+      ctx.log.warn({ linkId: link.linkId, err: err.message, ...err.context }, "refused a malformed twilio webhook");
+      return reply.code(400).send({ error: err.message });
+    }
+    ctx.deliver(event);
+    return respond(reply);
+  };
+
+  const twiml = (reply: FastifyReply) => reply.type("text/xml").send(EMPTY_TWIML);
+  const options = { bodyLimit: BODY_LIMIT };
+
+  app.post("/:linkId/sms", options, handle(normalizeSms, twiml));
+  app.post("/:linkId/message-status", options, handle(normalizeMessageStatus, twiml));
+};
