@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 declare const brand: unique symbol;
 export type Brand<T, B extends string> = T & { readonly [brand]: B };
 
-/** A Matrix room id, `!opaque:server`. */
+/** A Matrix room id: `!opaque:server`, or just `!opaque` in room versions from 12 on. */
 export type RoomId = Brand<string, "RoomId">;
 /** A Matrix user id, `@localpart:server`. */
 export type UserId = Brand<string, "UserId">;
@@ -28,7 +28,7 @@ export class InvalidIdError extends Error {
   }
 }
 
-const ROOM_ID = /^![^:\s]+:\S+$/;
+const ROOM_ID = /^![^\s]+$/;
 const USER_ID = /^@[^:\s]+:\S+$/;
 const EVENT_ID = /^\$\S+$/;
 const E164_RE = /^\+[1-9]\d{1,14}$/;
@@ -57,7 +57,7 @@ export function makeLinkId(): LinkId {
   return out as LinkId;
 }
 
-/** The server part of a Matrix id (`@a:example.org` → `example.org`). */
-export function serverOf(id: UserId | RoomId): string {
+/** The server part of a user id (`@a:example.org` → `example.org`). */
+export function serverOf(id: UserId): string {
   return id.slice(id.indexOf(":") + 1);
 }

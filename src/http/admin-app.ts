@@ -1,5 +1,5 @@
 import { timingSafeEqual, createHash } from "node:crypto";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { ActorNode } from "../actors/tree.js";
 import type { Logger } from "../log.js";
 import { installErrorHandler } from "./errors.js";
@@ -20,7 +20,7 @@ const digest = (s: string) => createHash("sha256").update(s).digest();
  * fetches the tree with it.
  */
 export async function buildAdminApp(deps: AdminAppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.log.child({ component: "admin" }) as FastifyBaseLogger, disableRequestLogging: true });
+  const app = Fastify({ loggerInstance: deps.log.child({ component: "admin" }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
   installErrorHandler(app, deps.log);
   const expected = deps.token ? digest(deps.token) : null;
 

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "../log.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { WebhookContext } from "../providers/types.js";
@@ -15,7 +15,7 @@ export interface WebhookAppDeps extends Omit<WebhookContext, "log"> {
  * `inject` requests without a port.
  */
 export async function buildWebhookApp(deps: WebhookAppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.log.child({ component: "webhooks" }) as FastifyBaseLogger, disableRequestLogging: true, return503OnClosing: true });
+  const app = Fastify({ loggerInstance: deps.log.child({ component: "webhooks" }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), return503OnClosing: true });
   installErrorHandler(app, deps.log);
   app.get("/health", async () => ({ status: "ok" }));
   for (const connector of deps.providers.list()) {

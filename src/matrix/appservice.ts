@@ -2,7 +2,7 @@ import { AppService, Bridge, type AppServiceRegistration, type Intent } from "ma
 import type { Config } from "../config/types.js";
 import { eventId as toEventId, roomId as toRoomId, userId as toUserId, type EventId, type RoomId, type UserId } from "../ids.js";
 import type { Logger } from "../log.js";
-import { parsePowerLevels, type MatrixGateway, type MatrixText, type PowerLevels } from "./gateway.js";
+import { creatorsOf, parsePowerLevels, type MatrixGateway, type MatrixText, type PowerLevels } from "./gateway.js";
 import { routeLibraryLogs } from "./library-logs.js";
 
 /** A raw event as the homeserver pushes it in a transaction. */
@@ -68,7 +68,12 @@ export async function startAppservice(options: AppserviceOptions): Promise<Runni
 /** Sets the bot's display name once the homeserver answers; retried quietly while it doesn't. */
 async function ensureBotProfile(intent: Intent, displayName: string, log: Logger, attempt = 1): Promise<void> {
   try {
-    await intent.ensureProfile(displayName);
+    // Register the bot first: Synapse (1.163) fails a later registration of an appservice sender
+    // that already has a profile row with an internal error instead of M_USER_IN_USE.
+    await intent.botSdkIntent.ensureRegistered();
+    // The appservice's sender has no profile row until one is set, so read errors mean "unset".
+    const current = await intent.getProfileInfo(intent.userId, "displayname", false).catch(() => null);
+    if (current?.displayname !== displayName) await intent.setDisplayName(displayName);
   } catch (err) {
     if (attempt >= 8) return log.warn({ err }, "could not set the bot's display name");
     await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1_000 * 2 ** attempt)).unref());
@@ -118,8 +123,10 @@ class IntentGateway implements MatrixGateway {
   }
 
   async powerLevels(roomId: RoomId): Promise<PowerLevels> {
-    const content = (await this.bot.getStateEvent(roomId, "m.room.power_levels", "", true)) as Record<string, unknown> | null;
-    return parsePowerLevels(content);
+    // The whole state, because the create event's sender (not in its content) is a creator.
+    const state = (await this.bot.matrixClient.getRoomState(roomId)) as { type: string; state_key: string; sender: string; content: Record<string, unknown> }[];
+    const find = (type: string) => state.find((e) => e.type === type && e.state_key === "");
+    return parsePowerLevels(find("m.room.power_levels")?.content, creatorsOf(find("m.room.create") ?? null));
   }
 
   async isEncrypted(roomId: RoomId): Promise<boolean> {
@@ -137,7 +144,8 @@ class IntentGateway implements MatrixGateway {
         topic: "Control room of the phone bridge: type `help`",
         invite: [invitee],
         is_direct: true,
-        power_level_content_override: { users: { [this.botUserId]: 100, [invitee]: 100 } },
+        // From room version 12 the creator's power is implicit and must not be listed.
+        power_level_content_override: { users: { [invitee]: 100 } },
       },
     });
     return toRoomId(room_id);

@@ -2,8 +2,6 @@ import { Writable } from "node:stream";
 import { Logger as LibraryLogger } from "matrix-appservice-bridge";
 import type { Logger } from "../log.js";
 
-const LEVELS = new Set(["trace", "debug", "info", "warn", "error"]);
-
 /**
  * matrix-appservice-bridge (10.x) and the bot-sdk under it log through winston, configurable only
  * with winston options. Their JSON lines are fed into a stream that re-logs them through pino, so
@@ -37,6 +35,7 @@ function forward(log: Logger, line: string): void {
     log.debug({ line: line.slice(0, 200) }, "unparsed library log line");
     return;
   }
-  const level = entry.level && LEVELS.has(entry.level) ? (entry.level as "debug") : "info";
+  // The libraries log every HTTP request at info; for the bridge's log that is debug detail.
+  const level = entry.level === "warn" || entry.level === "error" ? entry.level : entry.level === "trace" ? "trace" : "debug";
   log[level]({ module: entry.module, error: entry.error }, entry.message ?? "");
 }

@@ -1,0 +1,104 @@
+/**
+ * Failure the simulator injects on request: REST errors and latency, outbound messages that end
+ * badly or are refused, and Messages.json creates that never answer until released.
+ */
+
+export interface RestFault {
+  /** HTTP status to answer with, e.g. 503 or 429. */
+  status: number;
+  /** Twilio error code in the body, e.g. 20503 or 20429. */
+  code: number;
+  message?: string;
+  /** How many matching requests fail; default 1. `Infinity` keeps failing until `clear()`. */
+  times?: number;
+  /** Only requests with this HTTP method (case-insensitive). */
+  method?: string;
+  /** Only requests whose path contains this string, e.g. "Messages.json". */
+  pathIncludes?: string;
+}
+
+export type DeliveryFaultMode = "undelivered" | "failed" | "reject";
+
+export interface DeliveryFault {
+  /** Twilio error code: 30003 unreachable, 30005 unknown destination, 30006 landline, 21610 opted out... */
+  errorCode: number;
+  /**
+   * `undelivered`: queued → sent → undelivered. `failed`: queued → failed. `reject`: the create
+   * request itself fails with HTTP 400 and this code (real Twilio does this for 21610).
+   */
+  mode: DeliveryFaultMode;
+  /** How many messages to the number are affected; default 1. */
+  times?: number;
+}
+
+interface Armed<T> {
+  fault: T;
+  remaining: number;
+}
+
+export class FaultState {
+  #rest: Array<Armed<RestFault>> = [];
+  #delivery = new Map<string, Armed<DeliveryFault>>();
+  #holds = new Map<string, Array<() => void>>();
+  latencyMs = 0;
+
+  failRest(fault: RestFault): void {
+    this.#rest.push({ fault, remaining: fault.times ?? 1 });
+  }
+
+  /** The fault this request should fail with, consuming one use of it. */
+  takeRestFault(method: string, path: string): RestFault | undefined {
+    const armed = this.#rest.find(
+      ({ fault }) =>
+        (fault.method === undefined || fault.method.toUpperCase() === method.toUpperCase()) &&
+        (fault.pathIncludes === undefined || path.includes(fault.pathIncludes)),
+    );
+    if (!armed) return undefined;
+    armed.remaining -= 1;
+    if (armed.remaining <= 0) this.#rest = this.#rest.filter((a) => a !== armed);
+    return armed.fault;
+  }
+
+  failMessagesTo(number: string, fault: DeliveryFault): void {
+    this.#delivery.set(number, { fault, remaining: fault.times ?? 1 });
+  }
+
+  takeDeliveryFault(number: string): DeliveryFault | undefined {
+    const armed = this.#delivery.get(number);
+    if (!armed) return undefined;
+    armed.remaining -= 1;
+    if (armed.remaining <= 0) this.#delivery.delete(number);
+    return armed.fault;
+  }
+
+  /** Holds every Messages.json create to `number` until the returned function is called. */
+  hold(number: string): () => void {
+    const waiters = this.#holds.get(number) ?? [];
+    this.#holds.set(number, waiters);
+    return () => {
+      if (this.#holds.get(number) !== waiters) return;
+      this.#holds.delete(number);
+      for (const wake of waiters) wake();
+    };
+  }
+
+  /** Resolves at once unless creates to `number` are held, else when they are released. */
+  async waitWhileHeld(number: string): Promise<void> {
+    const waiters = this.#holds.get(number);
+    if (!waiters) return;
+    await new Promise<void>((resolve) => waiters.push(resolve));
+  }
+
+  heldCount(number: string): number {
+    return this.#holds.get(number)?.length ?? 0;
+  }
+
+  clear(): void {
+    this.#rest = [];
+    this.#delivery.clear();
+    this.latencyMs = 0;
+    const holds = [...this.#holds.values()];
+    this.#holds.clear();
+    for (const waiters of holds) for (const wake of waiters) wake();
+  }
+}
