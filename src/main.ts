@@ -56,6 +56,9 @@ export async function runBridge(config: Config, registrationPath: string, clock:
         const from = event.from.kind === "number" ? formatNumber(event.from.number) : event.from.kind === "short-code" ? event.from.code : event.from.name;
         const media = event.media.length ? ` (+${event.media.length} attachment${event.media.length > 1 ? "s" : ""})` : "";
         notifier.send(link.roomId, markup(`📩 Text from ${from}: ${event.body}${media}`), "inbound text");
+      } else if (event.type === "call.incoming") {
+        const from = event.from ? formatNumber(event.from) : "a withheld number";
+        notifier.send(link.roomId, markup(`📞 Missed call from ${from}: calls are not bridged yet; the caller was asked to text instead.`), "missed call");
       }
       log.debug({ linkId: event.linkId, type: event.type }, "provider event");
     };

@@ -94,6 +94,8 @@ export function startRuntime(deps: RuntimeDeps): BridgeRuntime {
 
   const rooms = storage.controlRooms.list().flatMap((room) => loadRoom(room.roomId) ?? []);
   actor = createActor(machine, {
+    id: "bridge",
+    systemId: "bridge",
     input: { rooms },
     clock,
     logger: (...args: unknown[]) => log.debug({ args }, "xstate"),

@@ -35,4 +35,23 @@ export interface MessageStatusChanged {
   errorCode: number | null;
 }
 
-export type ProviderEvent = SmsReceived | MessageStatusChanged;
+export type CallStatus = "queued" | "initiated" | "ringing" | "in-progress" | "completed" | "busy" | "failed" | "no-answer" | "canceled";
+
+export interface CallIncoming {
+  type: "call.incoming";
+  linkId: LinkId;
+  providerCallId: string;
+  /** Null for a withheld caller id. */
+  from: E164 | null;
+  to: E164;
+}
+
+export interface CallStatusChanged {
+  type: "call.status";
+  linkId: LinkId;
+  providerCallId: string;
+  status: CallStatus;
+  durationSeconds: number | null;
+}
+
+export type ProviderEvent = SmsReceived | MessageStatusChanged | CallIncoming | CallStatusChanged;

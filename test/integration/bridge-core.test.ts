@@ -219,7 +219,7 @@ describe("the admin listener", () => {
     const ok = await app.inject({ url: "/debug/actors", headers: { authorization: "Bearer the-admin-token-123" } });
     expect(ok.statusCode).toBe(200);
     expect(ok.body).not.toContain(account.authToken);
-    expect(ok.json()).toMatchObject({ id: expect.any(String), machine: "bridge", children: [{ id: ROOM, machine: "controlRoom", state: "active" }] });
+    expect(ok.json()).toMatchObject({ id: "bridge", machine: "bridge", children: [{ id: ROOM, machine: "controlRoom", state: "active" }] });
     expect((await app.inject({ url: "/debug" })).headers["content-type"]).toMatch(/text\/html/);
     await app.close();
   });

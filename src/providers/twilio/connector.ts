@@ -29,8 +29,11 @@ export function createTwilioConnector(settings: TwilioSettings): ProviderConnect
         });
       }
       if (!ACCOUNT_SID.test(accountSid)) {
+        // Quote the value only when it is a mistyped sid: with the arguments swapped it is the
+        // Auth Token, and this reply stays in the room after the `link` message is redacted.
+        const shown = accountSid.startsWith("AC") ? `\`${accountSid.slice(0, 40)}\`` : "The first value";
         throw new BridgeError("command-usage", "not a twilio account sid", {
-          userMessage: `\`${accountSid.slice(0, 40)}\` is not a Twilio Account SID (it starts with AC and has 32 hexadecimal digits after that). Usage: ${USAGE}.`,
+          userMessage: `${shown} is not a Twilio Account SID (it starts with AC and has 32 hexadecimal digits after that). Usage: ${USAGE}.`,
         });
       }
       if (!AUTH_TOKEN.test(authToken)) {

@@ -25,8 +25,12 @@ export function toBridgeError(err: unknown, action: string): BridgeError {
       cause: err,
     });
   }
-  if (status === 429 || (status !== undefined && status >= 500) ||
-      (typeof failure.code === "string" && NETWORK_CODES.has(failure.code)) || status === undefined) {
+  const transport = typeof failure.code === "string" && (NETWORK_CODES.has(failure.code) || failure.code.startsWith("ERR_"));
+  if (status === undefined && !transport) {
+    // Neither Twilio's answer nor a network failure: a bug on our side, not worth retrying.
+    return new BridgeError("internal", `unexpected error while trying to ${action}`, { context, cause: err });
+  }
+  if (status === 429 || (status !== undefined && status >= 500) || transport) {
     return new BridgeError("provider-unavailable", `twilio could not be reached to ${action}`, {
       userMessage: `Twilio could not be reached (${status ? `HTTP ${status}` : "no response"}). The bridge will keep trying.`,
       context,

@@ -1,6 +1,6 @@
 import { BridgeError } from "../../errors.js";
 import { isE164, type E164, type LinkId } from "../../ids.js";
-import type { InboundMedia, MessageStatus, MessageStatusChanged, Sender, SmsReceived } from "../events.js";
+import type { CallIncoming, CallStatus, CallStatusChanged, InboundMedia, MessageStatus, MessageStatusChanged, Sender, SmsReceived } from "../events.js";
 
 type Params = Record<string, string | string[] | undefined>;
 
@@ -61,8 +61,32 @@ const STATUSES: readonly MessageStatus[] = ["queued", "sending", "sent", "delive
 
 export function normalizeMessageStatus(linkId: LinkId, params: Params): MessageStatusChanged {
   const sid = required(params, "MessageSid");
+  if (!SID.test(sid)) throw new BridgeError("webhook-malformed", "twilio status callback with a malformed MessageSid");
   const status = required(params, "MessageStatus") as MessageStatus;
   if (!STATUSES.includes(status)) throw new BridgeError("webhook-malformed", "twilio status callback with an unknown status");
   const code = one(params, "ErrorCode");
   return { type: "message.status", linkId, providerMessageId: sid, status, errorCode: code ? Number(code) || null : null };
+}
+
+function callSid(params: Params): string {
+  const sid = required(params, "CallSid");
+  if (!SID.test(sid)) throw new BridgeError("webhook-malformed", "twilio call webhook with a malformed CallSid");
+  return sid;
+}
+
+/** Twilio writes a withheld caller id as a word ("anonymous", "restricted", ...), not a number. */
+export function normalizeCall(linkId: LinkId, params: Params): CallIncoming {
+  const from = one(params, "From") ?? "";
+  const to = required(params, "To");
+  if (!isE164(to)) throw new BridgeError("webhook-malformed", "twilio call webhook with a malformed To");
+  return { type: "call.incoming", linkId, providerCallId: callSid(params), from: isE164(from) ? from : null, to };
+}
+
+const CALL_STATUSES: readonly CallStatus[] = ["queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"];
+
+export function normalizeCallStatus(linkId: LinkId, params: Params): CallStatusChanged {
+  const status = required(params, "CallStatus") as CallStatus;
+  if (!CALL_STATUSES.includes(status)) throw new BridgeError("webhook-malformed", "twilio call status with an unknown status");
+  const duration = one(params, "CallDuration");
+  return { type: "call.status", linkId, providerCallId: callSid(params), status, durationSeconds: duration ? Number(duration) || 0 : null };
 }

@@ -4,11 +4,14 @@ import twilio from "twilio";
 import { isBridgeError } from "../../errors.js";
 import { isLinkId, type LinkId } from "../../ids.js";
 import type { ProviderAccount, WebhookContext } from "../types.js";
-import { normalizeMessageStatus, normalizeSms } from "./normalize.js";
+import { normalizeCall, normalizeCallStatus, normalizeMessageStatus, normalizeSms } from "./normalize.js";
 
 /** Twilio's SMS webhooks are a few kB even with ten media items; anything bigger is not Twilio. */
 const BODY_LIMIT = 64 * 1024;
 const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
+// Until calls are bridged, a caller hears why nobody answers instead of a dead line.
+const NO_CALLS_TWIML =
+  '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Sorry, this number does not take calls yet. Please send a text message instead.</Say><Hangup/></Response>';
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -33,6 +36,11 @@ export const twilioWebhooks: FastifyPluginAsync<WebhookContext> = async (app, ct
     if (!id || !account) {
       ctx.log.warn({ path: request.routeOptions.url }, "twilio webhook for an unknown link");
       return reply.code(404).send({ error: "unknown link" });
+    }
+    // Refused before the body is parsed: Twilio signs every request it sends.
+    if (typeof request.headers["x-twilio-signature"] !== "string" || !request.headers["x-twilio-signature"]) {
+      ctx.log.warn({ linkId: id }, "unsigned twilio webhook");
+      return reply.code(403).send({ error: "missing signature" });
     }
     request.twilioLink = { linkId: id as LinkId, account };
   });
@@ -71,4 +79,6 @@ export const twilioWebhooks: FastifyPluginAsync<WebhookContext> = async (app, ct
 
   app.post("/:linkId/sms", options, handle(normalizeSms, twiml));
   app.post("/:linkId/message-status", options, handle(normalizeMessageStatus, twiml));
+  app.post("/:linkId/voice", options, handle(normalizeCall, (reply) => reply.type("text/xml").send(NO_CALLS_TWIML)));
+  app.post("/:linkId/call-status", options, handle(normalizeCallStatus, twiml));
 };
