@@ -1,8 +1,7 @@
 import { fromPromise } from "xstate";
 import type { Clock } from "../clock.js";
 import type { ConnectInput, ConnectOutput, DisconnectInput, LinkContext, ProbeInput, ProbeOutput } from "../machines/link.machine.js";
-import type { Notice } from "../machines/notices.js";
-import type { Notifier } from "../matrix/notifier.js";
+import type { Notice, NoticeSink } from "../machines/notices.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import { isBalanceCapable, webhookUrls } from "../providers/types.js";
 import type { LinkStore, StoredLinkState } from "../storage/links.js";
@@ -10,7 +9,7 @@ import type { LinkStore, StoredLinkState } from "../storage/links.js";
 export interface LinkEffectDeps {
   providers: ProviderRegistry;
   links: LinkStore;
-  notifier: Notifier;
+  notifier: NoticeSink;
   clock: Clock;
   publicBaseUrl: string;
 }

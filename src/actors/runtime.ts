@@ -5,7 +5,7 @@ import type { Logger } from "../log.js";
 import { bridgeMachine, type BridgeActor } from "../machines/bridge.machine.js";
 import { controlRoomMachine, type ControlRoomEvent, type ControlRoomInput } from "../machines/control-room.machine.js";
 import { linkMachine, type LinkInput } from "../machines/link.machine.js";
-import type { Notifier } from "../matrix/notifier.js";
+import type { NoticeSink } from "../machines/notices.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { Storage } from "../storage/index.js";
 import type { LinkRecord } from "../storage/links.js";
@@ -15,7 +15,7 @@ import { describeActor, type ActorNode } from "./tree.js";
 export interface RuntimeDeps {
   storage: Storage;
   providers: ProviderRegistry;
-  notifier: Notifier;
+  notifier: NoticeSink;
   clock: Clock;
   log: Logger;
   publicBaseUrl: string;

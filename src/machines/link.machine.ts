@@ -4,7 +4,7 @@ import type { E164, LinkId, ProviderKind, RoomId } from "../ids.js";
 import type { AccountInfo, AttachResult, Balance, ProviderNumber } from "../providers/types.js";
 import type { Secret } from "../secret.js";
 import type { ProviderCredentials, StoredLinkState } from "../storage/links.js";
-import type { Notice } from "./notices.js";
+import type { LinkStateName, Notice } from "./notices.js";
 
 /**
  * One linked phone number: checks the credentials, points the number's webhooks at the bridge,
@@ -16,7 +16,7 @@ import type { Notice } from "./notices.js";
  *                       linking → bad-credentials
  */
 
-export type LinkStateName = "linking" | "linked" | "degraded" | "bad-credentials" | "paused" | "unlinking" | "unlinked";
+export type { LinkStateName } from "./notices.js";
 
 export interface LinkInput {
   linkId: LinkId;

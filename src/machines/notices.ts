@@ -1,7 +1,9 @@
 import type { ErrorCode } from "../errors.js";
-import type { E164, ProviderKind } from "../ids.js";
+import type { E164, ProviderKind, RoomId } from "../ids.js";
 import type { Balance } from "../providers/types.js";
-import type { LinkStateName } from "./link.machine.js";
+
+/** The states of a link, as machines report them and notices name them. */
+export type LinkStateName = "linking" | "linked" | "degraded" | "bad-credentials" | "paused" | "unlinking" | "unlinked";
 
 /**
  * What machines tell the people in a control room. Machines only say *what* happened; the
@@ -29,3 +31,8 @@ export type Notice =
   | { kind: "room.paused" }
   | { kind: "room.resumed" }
   | { kind: "internal-error"; what: string };
+
+/** Where machines' notices go: the Matrix side implements it (`matrix/notifier.ts`). */
+export interface NoticeSink {
+  notice(roomId: RoomId, notice: Notice): void;
+}

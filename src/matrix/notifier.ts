@@ -1,7 +1,7 @@
 import type { Clock } from "../clock.js";
 import type { RoomId } from "../ids.js";
 import type { Logger } from "../log.js";
-import type { Notice } from "../machines/notices.js";
+import type { Notice, NoticeSink } from "../machines/notices.js";
 import type { MatrixGateway, MatrixText } from "./gateway.js";
 import { renderNotice } from "./render.js";
 
@@ -13,7 +13,7 @@ const FIRST_DELAY_MS = 1_000;
  * a homeserver that is restarting gets a few tries with backoff (about half a minute in all)
  * before the notice is logged as lost.
  */
-export class Notifier {
+export class Notifier implements NoticeSink {
   constructor(
     private readonly matrix: MatrixGateway,
     private readonly clock: Clock,
