@@ -20,6 +20,14 @@ export type ErrorCode =
   | "webhook-unknown-link"
   | "webhook-bad-signature"
   | "webhook-malformed"
+  // Media: a malformed mxc URI or MIME type (our bug or bad input), a file over the size limit,
+  // media the homeserver doesn't have, and the homeserver being unreachable or failing (the only
+  // one worth retrying) or refusing the request outright (not worth retrying).
+  | "media-invalid"
+  | "media-too-large"
+  | "media-not-found"
+  | "matrix-unavailable"
+  | "matrix-rejected"
   | "internal";
 
 export interface BridgeErrorOptions {

@@ -8,6 +8,11 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   "webhook-bad-signature": 403,
   "webhook-malformed": 400,
   "permission-denied": 403,
+  "media-invalid": 400,
+  "media-too-large": 413,
+  "media-not-found": 404,
+  "matrix-unavailable": 502,
+  "matrix-rejected": 502,
 };
 
 /**

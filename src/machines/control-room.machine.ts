@@ -2,6 +2,8 @@ import { assign, enqueueActions, setup, stopChild, type ActorRefFrom } from "xst
 import type { E164, LinkId, ProviderKind, RoomId } from "../ids.js";
 import type { Secret } from "../secret.js";
 import type { ProviderCredentials } from "../storage/links.js";
+import type { PortalId } from "../ids.js";
+import { conversationMachine } from "./conversation.machine.js";
 import { linkMachine, type LinkEvent, type LinkInput, type LinkStateName, type LinkStateReport } from "./link.machine.js";
 import type { Notice } from "./notices.js";
 
@@ -26,6 +28,8 @@ export interface ControlRoomContext {
   /** The link's last reported state; the supervisor's view of its child. */
   linkState: LinkStateName | null;
   linkNumber: E164 | null;
+  /** Conversations with a live actor (idle ones stop and are spawned again on the next text). */
+  conversations: Record<string, true>;
 }
 
 export type ControlRoomEvent =
@@ -38,6 +42,8 @@ export type ControlRoomEvent =
       credentials: Secret<ProviderCredentials>;
     }
   | { type: "command.unlink" }
+  /** Something new for a conversation: a text in or out, or a delivery outcome. */
+  | { type: "conversation.work"; portalId: PortalId }
   | { type: "command.status" }
   /** The bot was kicked or left: keep the link, stop serving. */
   | { type: "bot.removed" }
@@ -50,29 +56,37 @@ export type ControlRoomEvent =
 /** Link states in which the room's number is taken: a new `link` must wait for `unlink`. */
 const BUSY_STATES: readonly LinkStateName[] = ["linking", "linked", "degraded", "unlinking", "paused"];
 
-export const controlRoomMachine = setup({
+const roomSetup = setup({
   types: {
     context: {} as ControlRoomContext,
     input: {} as ControlRoomInput,
     events: {} as ControlRoomEvent,
   },
-  actors: { link: linkMachine },
+  actors: { link: linkMachine, conversation: conversationMachine },
   actions: {
     notify: (_args, _params: Notice) => {},
     /** Records whether the room is active or paused (synchronously). */
     persistStatus: (_args, _params: { paused: boolean }) => {},
     /** Logs a child's failure for operators. */
     childFailed: (_args, _params: { actorId: string; error: unknown }) => {},
-    sendToLink: enqueueActions(({ context, enqueue }, event: LinkEvent) => {
-      if (context.linkId) enqueue.sendTo(context.linkId, event);
-    }),
+    /** After a pause, wakes the conversations that have texts waiting. */
+    resumeConversations: () => {},
   },
   guards: {
     hasLink: ({ context }) => context.linkId !== null,
     linkBusy: ({ context }) => context.linkState !== null && BUSY_STATES.includes(context.linkState),
     isOwnLink: ({ context, event }) => "actorId" in event && event.actorId === context.linkId,
+    isConversation: ({ context, event }) => "actorId" in event && context.conversations[event.actorId] === true,
   },
-}).createMachine({
+});
+
+/** Sends to the room's link, if it has one; sendTo itself throws for a missing child. */
+const toLink = (event: LinkEvent) =>
+  roomSetup.enqueueActions(({ context, enqueue }) => {
+    if (context.linkId) enqueue.sendTo(context.linkId, event);
+  });
+
+export const controlRoomMachine = roomSetup.createMachine({
   id: "controlRoom",
   context: ({ input, spawn }) => {
     if (input.link) spawn("link", { id: input.link.linkId, input: input.link });
@@ -82,6 +96,7 @@ export const controlRoomMachine = setup({
       linkId: input.link?.linkId ?? null,
       linkState: null,
       linkNumber: input.link?.number ?? null,
+      conversations: {},
     };
   },
   initial: "starting",
@@ -120,13 +135,24 @@ export const controlRoomMachine = setup({
           },
         ],
         "command.unlink": [
-          { guard: "hasLink", actions: { type: "sendToLink", params: { type: "unlink" } } },
+          { guard: "hasLink", actions: toLink({ type: "unlink" }) },
           { actions: { type: "notify", params: { kind: "link.none" } } },
         ],
         "command.status": [
-          { guard: "hasLink", actions: { type: "sendToLink", params: { type: "status" } } },
+          { guard: "hasLink", actions: toLink({ type: "status" }) },
           { actions: { type: "notify", params: { kind: "link.none" } } },
         ],
+        "conversation.work": {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            if (context.conversations[event.portalId]) {
+              enqueue.sendTo(event.portalId, { type: "work" });
+              return;
+            }
+            // A new actor looks for its work by itself when it starts.
+            enqueue.spawnChild("conversation", { id: event.portalId, input: { portalId: event.portalId, controlRoomId: context.roomId } });
+            enqueue.assign({ conversations: { ...context.conversations, [event.portalId]: true } });
+          }),
+        },
         "bot.removed": "paused",
       },
     },
@@ -134,12 +160,13 @@ export const controlRoomMachine = setup({
       entry: [
         assign({ paused: true }),
         { type: "persistStatus", params: { paused: true } },
-        { type: "sendToLink", params: { type: "pause" } },
+        toLink({ type: "pause" }),
       ],
       exit: [
         assign({ paused: false }),
         { type: "persistStatus", params: { paused: false } },
-        { type: "sendToLink", params: { type: "resume" } },
+        toLink({ type: "resume" }),
+        "resumeConversations",
       ],
       on: {
         "bot.rejoined": { target: "active", actions: { type: "notify", params: { kind: "room.resumed" } } },
@@ -151,10 +178,16 @@ export const controlRoomMachine = setup({
       guard: ({ context, event }) => event.linkId === context.linkId,
       actions: assign(({ event }) => ({ linkState: event.state })),
     },
-    "xstate.done.actor.*": {
-      guard: "isOwnLink",
-      actions: [stopChild(({ event }) => event.actorId), assign({ linkId: null, linkState: null, linkNumber: null })],
-    },
+    "xstate.done.actor.*": [
+      {
+        guard: "isOwnLink",
+        actions: [stopChild(({ event }) => event.actorId), assign({ linkId: null, linkState: null, linkNumber: null })],
+      },
+      {
+        guard: "isConversation",
+        actions: [stopChild(({ event }) => event.actorId), assign(({ context, event }) => ({ conversations: without(context.conversations, event.actorId) }))],
+      },
+    ],
     // A failing child must never take the room down: log it, tell the room, forget the child.
     "xstate.error.actor.*": [
       {
@@ -166,9 +199,24 @@ export const controlRoomMachine = setup({
           assign({ linkId: null, linkState: null, linkNumber: null }),
         ],
       },
+      {
+        // The conversation's texts stay in the database; the next one spawns a fresh actor.
+        guard: "isConversation",
+        actions: [
+          { type: "childFailed", params: ({ event }) => ({ actorId: event.actorId, error: event.error }) },
+          stopChild(({ event }) => event.actorId),
+          assign(({ context, event }) => ({ conversations: without(context.conversations, event.actorId) })),
+        ],
+      },
       { actions: { type: "childFailed", params: ({ event }) => ({ actorId: event.actorId, error: event.error }) } },
     ],
   },
 });
 
 export type ControlRoomActor = ActorRefFrom<typeof controlRoomMachine>;
+
+function without(set: Record<string, true>, key: string): Record<string, true> {
+  const copy = { ...set };
+  delete copy[key];
+  return copy;
+}

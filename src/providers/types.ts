@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { E164, LinkId, ProviderKind } from "../ids.js";
 import type { Logger } from "../log.js";
 import type { Secret } from "../secret.js";
-import type { ProviderEvent } from "./events.js";
+import type { InboundMedia, MessageStatus, ProviderEvent } from "./events.js";
 import type { ProviderCredentials } from "../storage/links.js";
 
 /**
@@ -89,6 +89,62 @@ export interface BalanceCapable {
 
 export const isBalanceCapable = (client: ProviderClient): client is ProviderClient & BalanceCapable =>
   typeof (client as Partial<BalanceCapable>).getBalance === "function";
+
+/** A text to send. `to` is a number or a short code. */
+export interface OutboundMessage {
+  from: E164;
+  to: string;
+  body: string;
+  /** Public URLs the provider fetches the media from. */
+  mediaUrls: string[];
+  /** Where the provider reports delivery. */
+  statusCallback: string;
+}
+
+export interface SentMessage {
+  providerMessageId: string;
+  status: MessageStatus;
+}
+
+/** A message as the provider's message list shows it, for reconciliation. */
+export interface ListedMessage {
+  providerMessageId: string;
+  direction: "inbound" | "outbound";
+  from: string;
+  to: string;
+  body: string;
+  createdAt: number;
+  mediaCount: number;
+}
+
+export interface MessagingLimits {
+  /** Longest body one message may carry; longer texts are split by the bridge. */
+  maxBodyChars: number;
+  /** Total media bytes of one message. */
+  maxMediaBytes: number;
+  maxMediaItems: number;
+  /** Whether one message can go to several recipients as a group conversation. */
+  groupMessaging: boolean;
+}
+
+/**
+ * Texting. `sendMessage` rejects with `provider-unavailable` (retry later) or `provider-rejected`
+ * (permanent; `context.providerCode` holds the provider's error code and `userMessage` says why
+ * in plain words).
+ */
+export interface MessagingCapable {
+  readonly messaging: MessagingLimits;
+  sendMessage(message: OutboundMessage): Promise<SentMessage>;
+  /** Messages to or from a number since a time, newest first. */
+  listMessages(filter: { from?: string; to?: string; since: number }): Promise<ListedMessage[]>;
+  /** The media of a message in the provider's list. */
+  mediaOf(providerMessageId: string): Promise<InboundMedia[]>;
+  /** Downloads an inbound media URL with the account's credentials. */
+  fetchMedia(url: string, maxBytes: number): Promise<{ data: Buffer; contentType: string }>;
+}
+
+export const isMessagingCapable = (client: ProviderClient): client is ProviderClient & MessagingCapable =>
+  typeof (client as Partial<MessagingCapable>).sendMessage === "function";
 
 /** What a connector's webhook plugin gets from the bridge. */
 export interface WebhookContext {

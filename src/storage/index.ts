@@ -1,8 +1,11 @@
+import { ContactStore } from "./contacts.js";
 import { ControlRoomStore } from "./control-rooms.js";
 import { CredentialCipher } from "./credentials.js";
 import { openDatabase, type Db } from "./db.js";
 import { LinkStore } from "./links.js";
 import { MatrixEventStore } from "./matrix-events.js";
+import { MessageStore } from "./messages.js";
+import { PortalStore } from "./portals.js";
 import { migrate } from "./migrate.js";
 import type { Secret } from "../secret.js";
 
@@ -12,6 +15,9 @@ export interface Storage {
   controlRooms: ControlRoomStore;
   links: LinkStore;
   matrixEvents: MatrixEventStore;
+  portals: PortalStore;
+  contacts: ContactStore;
+  messages: MessageStore;
   close(): void;
 }
 
@@ -25,6 +31,9 @@ export function openStorage(path: string, credentialKey: Secret<string>): Storag
       controlRooms: new ControlRoomStore(db),
       links: new LinkStore(db, cipher),
       matrixEvents: new MatrixEventStore(db),
+      portals: new PortalStore(db),
+      contacts: new ContactStore(db),
+      messages: new MessageStore(db),
       close: () => db.close(),
     };
   } catch (err) {

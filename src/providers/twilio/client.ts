@@ -1,16 +1,30 @@
 import { BridgeError } from "../../errors.js";
 import { e164, type E164 } from "../../ids.js";
+import type { InboundMedia, MessageStatus } from "../events.js";
 import type {
   AccountInfo,
   AttachResult,
   Balance,
   BalanceCapable,
+  ListedMessage,
+  MessagingCapable,
+  MessagingLimits,
+  OutboundMessage,
   ProviderClient,
   ProviderNumber,
+  SentMessage,
   WebhookUrls,
 } from "../types.js";
+import { twilioReason } from "./error-reasons.js";
 import { toBridgeError } from "./errors.js";
 import type { TwilioSdk } from "./sdk.js";
+
+/**
+ * Twilio's limits for one message: 1600 characters of body, 10 media items, 5 MB of media in all.
+ * Twilio's Messages API can't start group MMS conversations (group MMS is limited to accounts
+ * that already had it), so the bridge offers one-to-one texting only.
+ */
+const LIMITS: MessagingLimits = { maxBodyChars: 1600, maxMediaBytes: 5 * 1024 * 1024, maxMediaItems: 10, groupMessaging: false };
 
 /** The IncomingPhoneNumber fields the bridge overwrites, restored by unlink. */
 const MANAGED_FIELDS = {
@@ -23,10 +37,13 @@ const MANAGED_FIELDS = {
 } as const;
 type ManagedField = keyof typeof MANAGED_FIELDS;
 
-export class TwilioClient implements ProviderClient, BalanceCapable {
+export class TwilioClient implements ProviderClient, BalanceCapable, MessagingCapable {
+  readonly messaging = LIMITS;
+
   constructor(
     private readonly sdk: TwilioSdk,
     private readonly accountSid: string,
+    private readonly authToken: string,
   ) {}
 
   async verify(): Promise<AccountInfo> {
@@ -115,6 +132,81 @@ export class TwilioClient implements ProviderClient, BalanceCapable {
     }
   }
 
+  async sendMessage(message: OutboundMessage): Promise<SentMessage> {
+    try {
+      const sent = await this.sdk.messages.create({
+        from: message.from,
+        to: message.to,
+        ...(message.body ? { body: message.body } : {}),
+        ...(message.mediaUrls.length ? { mediaUrl: message.mediaUrls } : {}),
+        statusCallback: message.statusCallback,
+      });
+      return { providerMessageId: sent.sid, status: toStatus(sent.status) };
+    } catch (err) {
+      const mapped = toBridgeError(err, "send the text");
+      const code = (err as { code?: unknown }).code;
+      if (mapped.code === "provider-rejected" && typeof code === "number") {
+        throw new BridgeError("provider-rejected", `twilio refused the text: error ${code}`, {
+          userMessage: `Not sent: ${twilioReason(code)} (Twilio error ${code}).`,
+          context: { ...mapped.context, providerCode: code },
+          cause: err,
+        });
+      }
+      throw mapped;
+    }
+  }
+
+  async listMessages(filter: { from?: string; to?: string; since: number }): Promise<ListedMessage[]> {
+    try {
+      const messages = await this.sdk.messages.list({
+        ...(filter.from ? { from: filter.from } : {}),
+        ...(filter.to ? { to: filter.to } : {}),
+        dateSentAfter: new Date(filter.since),
+        limit: 1000,
+      });
+      return messages.map((m) => ({
+        providerMessageId: m.sid,
+        direction: m.direction === "inbound" ? "inbound" : "outbound",
+        from: m.from,
+        to: m.to,
+        body: m.body ?? "",
+        createdAt: m.dateCreated.getTime(),
+        mediaCount: Number(m.numMedia) || 0,
+      }));
+    } catch (err) {
+      throw toBridgeError(err, "list messages");
+    }
+  }
+
+  async mediaOf(providerMessageId: string): Promise<InboundMedia[]> {
+    try {
+      const media = await this.sdk.messages(providerMessageId).media.list();
+      // A media resource's `uri` names its JSON; the same path without `.json` is the content.
+      return media.map((m) => ({ url: this.sdk.api.baseUrl + m.uri.replace(/\.json$/, ""), contentType: m.contentType }));
+    } catch (err) {
+      throw toBridgeError(err, "list a message's media");
+    }
+  }
+
+  async fetchMedia(url: string, maxBytes: number): Promise<{ data: Buffer; contentType: string }> {
+    // Twilio requires Basic auth on media URLs; fetch drops the header if Twilio redirects elsewhere.
+    const authorization = `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString("base64")}`;
+    let response: Response;
+    try {
+      response = await fetch(url, { headers: { authorization }, signal: AbortSignal.timeout(30_000) });
+    } catch (err) {
+      throw toBridgeError(Object.assign(new Error("fetch failed"), { code: "ECONNREFUSED", cause: err }), "download an attachment");
+    }
+    if (!response.ok) {
+      throw toBridgeError({ status: response.status, message: `HTTP ${response.status}` }, "download an attachment");
+    }
+    const declared = Number(response.headers.get("content-length") ?? "0");
+    if (declared > maxBytes) throw tooLarge(maxBytes);
+    const data = Buffer.from(await response.arrayBuffer());
+    if (data.length > maxBytes) throw tooLarge(maxBytes);
+    return { data, contentType: response.headers.get("content-type")?.split(";")[0]?.trim() || "application/octet-stream" };
+  }
+
   async getBalance(): Promise<Balance> {
     try {
       const balance = await this.sdk.api.v2010.accounts(this.accountSid).balance.fetch();
@@ -149,4 +241,28 @@ export function overrideWarnings(settings: Record<string, string | null>): strin
     );
   }
   return warnings;
+}
+
+/** Twilio's statuses, folded into the bridge's: scheduling states count as queued. */
+function toStatus(status: string): MessageStatus {
+  switch (status) {
+    case "sending":
+    case "sent":
+    case "delivered":
+    case "undelivered":
+    case "failed":
+    case "read":
+    case "canceled":
+      return status;
+    case "partially_delivered":
+      return "delivered";
+    default:
+      return "queued";
+  }
+}
+
+function tooLarge(maxBytes: number): BridgeError {
+  return new BridgeError("provider-rejected", "attachment larger than the bridge accepts", {
+    userMessage: `An attachment was larger than ${Math.round(maxBytes / 1024 / 1024)} MB and was not brought over.`,
+  });
 }

@@ -46,7 +46,7 @@ export function createTwilioConnector(settings: TwilioSettings): ProviderConnect
 
     createClient(account) {
       const { authToken } = account.credentials.reveal();
-      return new TwilioClient(createTwilioSdk(account.accountRef, authToken ?? "", settings.apiBaseUrl), account.accountRef);
+      return new TwilioClient(createTwilioSdk(account.accountRef, authToken ?? "", settings.apiBaseUrl), account.accountRef, authToken ?? "");
     },
 
     webhooks: twilioWebhooks,

@@ -1,6 +1,7 @@
 import { initial } from "./001-initial.js";
+import { texting } from "./002-texting.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration };
 
-export const migrations: readonly Migration[] = [initial];
+export const migrations: readonly Migration[] = [initial, texting];
