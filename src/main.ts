@@ -1,18 +1,15 @@
-import { startRuntime } from "./actors/runtime.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config/types.js";
+import { displayName } from "./contacts.js";
+import { createCore } from "./core.js";
 import { buildAdminApp } from "./http/admin-app.js";
+import { mediaRoutes } from "./http/media-route.js";
 import { buildWebhookApp } from "./http/webhook-app.js";
 import { createLogger, type Logger } from "./log.js";
 import { startAppservice, type RawMatrixEvent } from "./matrix/appservice.js";
-import { createEventHandler } from "./matrix/handler.js";
+import { Ghosts } from "./matrix/ghosts.js";
 import { MatrixInbox } from "./matrix/inbox.js";
-import { Notifier } from "./matrix/notifier.js";
-import { Permissions } from "./matrix/permissions.js";
 import { loadRegistration } from "./matrix/registration.js";
-import { markup } from "./matrix/text.js";
-import { formatNumber } from "./numbers.js";
-import type { ProviderEvent } from "./providers/events.js";
 import { ProviderRegistry } from "./providers/registry.js";
 import { resolveCredentialKey } from "./storage/credentials.js";
 import { openStorage } from "./storage/index.js";
@@ -25,6 +22,8 @@ export interface RunningBridge {
 const DAY_MS = 24 * 60 * 60_000;
 /** How long handled Matrix event ids are kept to recognise replayed transactions. */
 const EVENT_ID_RETENTION_MS = 7 * DAY_MS;
+/** Outbound attachments the media route serves (MMS carriers take far less). */
+const MAX_SERVED_MEDIA_BYTES = 100 * 1024 * 1024;
 
 /**
  * Starts the whole bridge: storage, the actor tree restored from it, the appservice listener, the
@@ -32,46 +31,61 @@ const EVENT_ID_RETENTION_MS = 7 * DAY_MS;
  */
 export async function runBridge(config: Config, registrationPath: string, clock: Clock = systemClock): Promise<RunningBridge> {
   const log = createLogger(config.logging);
-  const storage = openStorage(config.database.path, resolveCredentialKey(config.database.credentialKey));
+  const credentialKey = resolveCredentialKey(config.database.credentialKey);
+  const storage = openStorage(config.database.path, credentialKey);
   const closers: (() => Promise<void> | void)[] = [() => storage.close()];
   try {
     const providers = ProviderRegistry.fromConfig(config);
     const registration = loadRegistration(config, registrationPath);
+    const ghosts = new Ghosts(config.appservice.ghostPrefix, config.homeserver.domain);
     let handle: (event: RawMatrixEvent) => Promise<void> = async () => {};
     const inbox = new MatrixInbox(storage.matrixEvents, (event) => handle(event), clock, log.child({ component: "inbox" }));
 
-    const appservice = await startAppservice({ config, registration, log, accept: (event) => inbox.accept(event) });
+    const appservice = await startAppservice({
+      config,
+      registration,
+      log,
+      accept: (event) => inbox.accept(event),
+      userQuery: (userId) => {
+        const contact = ghosts.contactOf(userId);
+        return contact ? { name: displayName(contact) } : null;
+      },
+    });
     closers.unshift(() => appservice.close());
-    const notifier = new Notifier(appservice.gateway, clock, log.child({ component: "notifier" }));
-    const runtime = startRuntime({ storage, providers, notifier, clock, log: log.child({ component: "actors" }), publicBaseUrl: config.webhooks.publicBaseUrl });
-    closers.unshift(() => runtime.stop());
-    const permissions = new Permissions(config.permissions);
-    handle = createEventHandler({ matrix: appservice.gateway, runtime, storage, providers, permissions, notifier, log: log.child({ component: "matrix" }) });
+    const core = createCore({
+      storage,
+      providers,
+      matrix: appservice.gateway,
+      permissions: config.permissions,
+      ghostPrefix: config.appservice.ghostPrefix,
+      domain: config.homeserver.domain,
+      publicBaseUrl: config.webhooks.publicBaseUrl,
+      credentialKey,
+      clock,
+      log,
+    });
+    closers.unshift(() => core.runtime.stop());
+    handle = core.handle;
     inbox.start();
 
-    const deliver = (event: ProviderEvent) => {
-      const link = storage.links.get(event.linkId);
-      if (!link) return;
-      if (event.type === "sms.received") {
-        const from = event.from.kind === "number" ? formatNumber(event.from.number) : event.from.kind === "short-code" ? event.from.code : event.from.name;
-        const media = event.media.length ? ` (+${event.media.length} attachment${event.media.length > 1 ? "s" : ""})` : "";
-        notifier.send(link.roomId, markup(`📩 Text from ${from}: ${event.body}${media}`), "inbound text");
-      } else if (event.type === "call.incoming") {
-        const from = event.from ? formatNumber(event.from) : "a withheld number";
-        notifier.send(link.roomId, markup(`📞 Missed call from ${from}: calls are not bridged yet; the caller was asked to text instead.`), "missed call");
-      }
-      log.debug({ linkId: event.linkId, type: event.type }, "provider event");
-    };
     const webhooks = await buildWebhookApp({
       providers,
       publicBaseUrl: config.webhooks.publicBaseUrl,
       accountOf: (linkId) => storage.links.get(linkId),
-      deliver,
+      deliver: core.runtime.deliver,
       log: log.child({ component: "webhooks" }),
+    });
+    await webhooks.register(mediaRoutes, {
+      prefix: "/media",
+      signer: core.signer,
+      media: appservice.media,
+      maxBytes: MAX_SERVED_MEDIA_BYTES,
+      clock,
+      log: log.child({ component: "media" }),
     });
     await webhooks.listen({ host: config.webhooks.bindAddress, port: config.webhooks.port });
     closers.unshift(() => webhooks.close());
-    const admin = await buildAdminApp({ token: config.admin.token, describeActors: () => runtime.describe(), log });
+    const admin = await buildAdminApp({ token: config.admin.token, describeActors: () => core.runtime.describe(), log });
     await admin.listen({ host: config.admin.bindAddress, port: config.admin.port });
     closers.unshift(() => admin.close());
 

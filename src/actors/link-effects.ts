@@ -1,5 +1,7 @@
 import { fromPromise } from "xstate";
 import type { Clock } from "../clock.js";
+import type { LinkId } from "../ids.js";
+import type { Logger } from "../log.js";
 import type { ConnectInput, ConnectOutput, DisconnectInput, LinkContext, ProbeInput, ProbeOutput } from "../machines/link.machine.js";
 import type { Notice, NoticeSink } from "../machines/notices.js";
 import type { ProviderRegistry } from "../providers/registry.js";
@@ -8,6 +10,9 @@ import type { LinkStore, StoredLinkState } from "../storage/links.js";
 
 export interface LinkEffectDeps {
   providers: ProviderRegistry;
+  /** Brings in texts that no webhook delivered (see reconcile.ts). */
+  reconcile(linkId: LinkId): Promise<number>;
+  log: Logger;
   links: LinkStore;
   notifier: NoticeSink;
   clock: Clock;
@@ -35,6 +40,7 @@ export function linkEffects(deps: LinkEffectDeps) {
         await client.verify();
         return { balance: null };
       }),
+      reconcile: fromPromise<number, { linkId: LinkId }>(({ input }) => deps.reconcile(input.linkId)),
       disconnect: fromPromise<void, DisconnectInput>(async ({ input }) => {
         // Nothing was changed at the provider if the link never got as far as attaching.
         if (!input.providerNumberId || !input.previousSettings) return;
@@ -61,6 +67,8 @@ export function linkEffects(deps: LinkEffectDeps) {
       },
       forget: ({ context }: { context: LinkContext }) => deps.links.delete(context.linkId),
       notify: ({ context }: { context: LinkContext }, notice: Notice) => deps.notifier.notice(context.roomId, notice),
+      reconcileFailed: ({ context }: { context: LinkContext }, params: { error: unknown }) =>
+        deps.log.warn({ err: params.error, linkId: context.linkId }, "could not check the provider for missed texts; will try again"),
     },
   };
 }

@@ -4,18 +4,29 @@ import type { RoomId, UserId } from "../ids.js";
 import type { Logger } from "../log.js";
 import { bridgeMachine, type BridgeActor } from "../machines/bridge.machine.js";
 import { controlRoomMachine, type ControlRoomEvent, type ControlRoomInput } from "../machines/control-room.machine.js";
+import { conversationMachine } from "../machines/conversation.machine.js";
 import { linkMachine, type LinkInput } from "../machines/link.machine.js";
 import type { NoticeSink } from "../machines/notices.js";
+import type { ProviderEvent } from "../providers/events.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { Storage } from "../storage/index.js";
 import type { LinkRecord } from "../storage/links.js";
+import type { ProviderClients } from "./clients.js";
+import type { conversationEffects } from "./conversation-effects.js";
+import { createIntake, type Deliver } from "./intake.js";
 import { linkEffects } from "./link-effects.js";
+import { reconcileLink } from "./reconcile.js";
 import { describeActor, type ActorNode } from "./tree.js";
 
 export interface RuntimeDeps {
   storage: Storage;
   providers: ProviderRegistry;
+  clients: ProviderClients;
   notifier: NoticeSink;
+  /** The conversation actors' effects (Matrix and provider work), from conversation-effects.ts. */
+  conversations: ReturnType<typeof conversationEffects>;
+  /** What to do with an incoming call until calls are bridged. */
+  onCall?(roomId: RoomId, event: Extract<ProviderEvent, { type: "call.incoming" }>): void;
   clock: Clock;
   log: Logger;
   publicBaseUrl: string;
@@ -27,6 +38,8 @@ export interface BridgeRuntime {
   openRoom(roomId: RoomId, createdBy: UserId): void;
   isControlRoom(roomId: RoomId): boolean;
   send(roomId: RoomId, event: ControlRoomEvent): void;
+  /** Provider traffic in: stored synchronously, then handed to the actors (see intake.ts). */
+  deliver: Deliver;
   describe(): ActorNode;
   stop(): void;
 }
@@ -35,25 +48,43 @@ const ROOM_RESTART_DELAY_MS = 1_000;
 
 /**
  * Builds the actor tree from the database and gives every machine its effects. Control rooms and
- * links come back as they were stored; a room actor that fails is restored from the database a
- * moment later, so one bad room never takes the others, or the process, down.
+ * links come back as they were stored; conversations are spawned when they have work. A room
+ * actor that fails is restored from the database a moment later, so one bad room never takes the
+ * others, or the process, down.
  */
 export function startRuntime(deps: RuntimeDeps): BridgeRuntime {
   const { storage, clock, log } = deps;
+  let actor: BridgeActor;
+  const send = (roomId: RoomId, event: ControlRoomEvent) => actor.send({ type: "room.event", roomId, event });
+  const deliver = createIntake({ storage, send, clock, log: log.child({ component: "intake" }), ...(deps.onCall ? { onCall: deps.onCall } : {}) });
 
   const link = linkMachine.provide(
-    linkEffects({ providers: deps.providers, links: storage.links, notifier: deps.notifier, clock, publicBaseUrl: deps.publicBaseUrl }),
+    linkEffects({
+      providers: deps.providers,
+      links: storage.links,
+      notifier: deps.notifier,
+      clock,
+      log,
+      publicBaseUrl: deps.publicBaseUrl,
+      reconcile: (linkId) => reconcileLink({ storage, clients: deps.clients, deliver, clock, log }, linkId),
+    }),
   );
   const controlRoom = controlRoomMachine.provide({
-    actors: { link },
+    actors: { link, conversation: conversationMachine.provide(deps.conversations) },
     actions: {
       notify: ({ context }, notice) => deps.notifier.notice(context.roomId, notice),
       persistStatus: ({ context }, { paused }) => storage.controlRooms.setStatus(context.roomId, paused ? "paused" : "active"),
       childFailed: ({ context }, { actorId, error }) => log.error({ err: error, roomId: context.roomId, actorId }, "a control room's child actor failed"),
+      resumeConversations: ({ context }) => {
+        const roomId = context.roomId;
+        // After this transition: the room is active again by then and takes the work.
+        queueMicrotask(() => {
+          for (const portalId of storage.messages.portalsWithWork(roomId)) send(roomId, { type: "conversation.work", portalId });
+        });
+      },
     },
   });
 
-  let actor: BridgeActor;
   const machine = bridgeMachine.provide({
     actors: { controlRoom },
     actions: {
@@ -104,6 +135,11 @@ export function startRuntime(deps: RuntimeDeps): BridgeRuntime {
   actor.subscribe({ error: (err) => log.fatal({ err }, "the bridge's root actor failed") });
   actor.start();
   log.info({ rooms: rooms.length, links: rooms.filter((r) => r.link).length }, "actor tree restored");
+  // Texts left waiting by the last run (posting or sending) are picked up again.
+  for (const room of rooms) {
+    if (room.paused) continue;
+    for (const portalId of storage.messages.portalsWithWork(room.roomId)) send(room.roomId, { type: "conversation.work", portalId });
+  }
 
   return {
     openRoom(roomId, createdBy) {
@@ -114,7 +150,8 @@ export function startRuntime(deps: RuntimeDeps): BridgeRuntime {
       if (room) actor.send({ type: "room.open", room });
     },
     isControlRoom: (roomId) => storage.controlRooms.get(roomId) !== undefined,
-    send: (roomId, event) => actor.send({ type: "room.event", roomId, event }),
+    send,
+    deliver,
     describe: () => describeActor(actor as AnyActorRef),
     stop: () => actor.stop(),
   };

@@ -121,6 +121,8 @@ export const linkMachine = setup({
     connect: fromPromise<ConnectOutput, ConnectInput>(notImplemented("connect")),
     probe: fromPromise<ProbeOutput, ProbeInput>(notImplemented("probe")),
     disconnect: fromPromise<void, DisconnectInput>(notImplemented("disconnect")),
+    /** Brings in texts the provider has that no webhook delivered; resolves with how many. */
+    reconcile: fromPromise<number, { linkId: LinkId }>(notImplemented("reconcile")),
   },
   actions: {
     /** Writes the link and its state to the database (synchronously). */
@@ -129,6 +131,8 @@ export const linkMachine = setup({
     forget: () => {},
     /** Tells the control room's members something. */
     notify: (_args, _params: Notice) => {},
+    /** Logs a failed catch-up; the next one tries again. */
+    reconcileFailed: (_args, _params: { error: unknown }) => {},
     report: sendParent(({ context }, params: { state: LinkStateName }) => ({
       type: "link.state",
       linkId: context.linkId,
@@ -138,6 +142,7 @@ export const linkMachine = setup({
   delays: {
     retryDelay: ({ context }) => retryDelayMs(context.failures),
     healthInterval: 15 * 60_000,
+    reconcileInterval: 5 * 60_000,
   },
   guards: {
     restoringAs: ({ context }, params: { state: StoredLinkState }) => context.restoreState === params.state,
@@ -250,64 +255,84 @@ export const linkMachine = setup({
         { type: "report", params: { state: "linked" } },
         assign({ resumeTo: "linked" }),
       ],
-      initial: "idle",
+      type: "parallel",
       states: {
-        idle: {
-          after: { healthInterval: "probing" },
-          on: { status: { target: "probing", actions: assign({ statusRequested: true }) } },
-        },
-        // One probe serves both the periodic health check and `status` (it reads the balance).
-        probing: {
-          invoke: {
-            src: "probe",
-            input: ({ context }) => probeInput(context),
-            onDone: [
-              {
-                guard: "statusRequested",
-                target: "idle",
-                actions: [
-                  { type: "notify", params: ({ context, event }) => statusNotice(context, "linked", event.output.balance) },
-                  assign({ statusRequested: false, failures: 0 }),
-                ],
-              },
-              { target: "idle", actions: assign({ failures: 0 }) },
-            ],
-            onError: [
-              {
-                guard: "retryable",
-                target: "#link.degraded",
-                actions: [
-                  assign(({ event }) => ({ failures: 1, lastError: failureOf(event.error) })),
+        health: {
+          initial: "idle",
+          states: {
+            idle: {
+              after: { healthInterval: "probing" },
+              on: { status: { target: "probing", actions: assign({ statusRequested: true }) } },
+            },
+            // One probe serves both the periodic health check and `status` (it reads the balance).
+            probing: {
+              invoke: {
+                src: "probe",
+                input: ({ context }) => probeInput(context),
+                onDone: [
                   {
-                    type: "notify",
-                    params: ({ context, event }) => ({
-                      kind: "link.degraded",
-                      provider: context.provider,
-                      reason: userMessageOf(event.error),
-                      retryInMs: retryDelayMs(1),
-                    }),
+                    guard: "statusRequested",
+                    target: "idle",
+                    actions: [
+                      { type: "notify", params: ({ context, event }) => statusNotice(context, "linked", event.output.balance) },
+                      assign({ statusRequested: false, failures: 0 }),
+                    ],
+                  },
+                  { target: "idle", actions: assign({ failures: 0 }) },
+                ],
+                onError: [
+                  {
+                    guard: "retryable",
+                    target: "#link.degraded",
+                    actions: [
+                      assign(({ event }) => ({ failures: 1, lastError: failureOf(event.error) })),
+                      {
+                        type: "notify",
+                        params: ({ context, event }) => ({
+                          kind: "link.degraded",
+                          provider: context.provider,
+                          reason: userMessageOf(event.error),
+                          retryInMs: retryDelayMs(1),
+                        }),
+                      },
+                    ],
+                  },
+                  {
+                    target: "#link.bad-credentials",
+                    actions: [
+                      assign(({ event }) => ({ lastError: failureOf(event.error) })),
+                      {
+                        type: "notify",
+                        params: ({ context, event }) => ({
+                          kind: "link.failed",
+                          provider: context.provider,
+                          number: context.number,
+                          code: errorCodeOf(event.error),
+                          reason: userMessageOf(event.error),
+                        }),
+                      },
+                    ],
                   },
                 ],
               },
-              {
-                target: "#link.bad-credentials",
-                actions: [
-                  assign(({ event }) => ({ lastError: failureOf(event.error) })),
-                  {
-                    type: "notify",
-                    params: ({ context, event }) => ({
-                      kind: "link.failed",
-                      provider: context.provider,
-                      number: context.number,
-                      code: errorCodeOf(event.error),
-                      reason: userMessageOf(event.error),
-                    }),
-                  },
-                ],
-              },
-            ],
+              on: { status: { actions: assign({ statusRequested: true }) } },
+            },
           },
-          on: { status: { actions: assign({ statusRequested: true }) } },
+        },
+        // Catches up with texts webhooks missed: at once (after a restart, say), then every few minutes.
+        sync: {
+          initial: "reconciling",
+          states: {
+            reconciling: {
+              invoke: {
+                src: "reconcile",
+                input: ({ context }) => ({ linkId: context.linkId }),
+                onDone: "waiting",
+                onError: { target: "waiting", actions: { type: "reconcileFailed", params: ({ event }) => ({ error: event.error }) } },
+              },
+            },
+            waiting: { after: { reconcileInterval: "reconciling" } },
+          },
         },
       },
       on: {
@@ -394,7 +419,7 @@ export const linkMachine = setup({
       on: {
         resume: [
           { guard: ({ context }) => context.resumeTo === "bad-credentials", target: "bad-credentials" },
-          { target: "linked.probing" },
+          { target: "linked.health.probing" },
         ],
         unlink: "unlinking",
       },

@@ -1,9 +1,11 @@
 import { AppService, Bridge, type AppServiceRegistration, type Intent } from "matrix-appservice-bridge";
 import type { Config } from "../config/types.js";
-import { eventId as toEventId, roomId as toRoomId, userId as toUserId, type EventId, type RoomId, type UserId } from "../ids.js";
 import type { Logger } from "../log.js";
-import { creatorsOf, parsePowerLevels, type MatrixGateway, type MatrixText, type PowerLevels } from "./gateway.js";
+import type { MatrixGateway } from "./gateway.js";
+import { IntentGateway } from "./intent-gateway.js";
 import { routeLibraryLogs } from "./library-logs.js";
+import { MatrixMedia } from "./media.js";
+import { Secret } from "../secret.js";
 
 /** A raw event as the homeserver pushes it in a transaction. */
 export interface RawMatrixEvent {
@@ -26,10 +28,16 @@ export interface AppserviceOptions {
    * It must store the event; throwing makes the transaction fail, so the homeserver sends it again.
    */
   accept(event: RawMatrixEvent): void;
+  /**
+   * The homeserver asks whether a user in our namespace exists (someone invited a ghost that was
+   * never used): a display name to create it with, or null for "no such user".
+   */
+  userQuery(userId: string): { name: string } | null;
 }
 
 export interface RunningAppservice {
   gateway: MatrixGateway;
+  media: MatrixMedia;
   bridge: Bridge;
   close(): Promise<void>;
 }
@@ -51,7 +59,10 @@ export async function startAppservice(options: AppserviceOptions): Promise<Runni
     suppressEcho: true,
     // The library would otherwise try to raise the bot's power level before sending.
     intentOptions: { bot: { dontCheckPowerLevel: true }, clients: { dontCheckPowerLevel: true } },
-    controller: { onEvent: () => {} },
+    controller: {
+      onEvent: () => {},
+      onUserQuery: (user) => options.userQuery(user.getId()) ?? null,
+    },
   });
   await bridge.initialise();
 
@@ -60,9 +71,10 @@ export async function startAppservice(options: AppserviceOptions): Promise<Runni
   await bridge.listen(config.appservice.port, config.appservice.bindAddress, 10, appService);
   log.info({ bind: `${config.appservice.bindAddress}:${config.appservice.port}`, publicUrl: config.appservice.publicUrl }, "appservice listening");
 
-  const gateway = new IntentGateway(bridge, config);
+  const media = new MatrixMedia({ homeserverUrl: config.homeserver.url, asToken: new Secret(registration.getAppServiceToken()!) });
+  const gateway = new IntentGateway(bridge, config, media);
   void ensureBotProfile(bridge.getIntent(), config.appservice.botDisplayName, log);
-  return { gateway, bridge, close: () => bridge.close() };
+  return { gateway, media, bridge, close: () => bridge.close() };
 }
 
 /** Sets the bot's display name once the homeserver answers; retried quietly while it doesn't. */
@@ -78,76 +90,5 @@ async function ensureBotProfile(intent: Intent, displayName: string, log: Logger
     if (attempt >= 8) return log.warn({ err }, "could not set the bot's display name");
     await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 1_000 * 2 ** attempt)).unref());
     return ensureBotProfile(intent, displayName, log, attempt + 1);
-  }
-}
-
-class IntentGateway implements MatrixGateway {
-  readonly botUserId: UserId;
-  private readonly ghostPrefix: string;
-  private readonly domain: string;
-
-  constructor(
-    private readonly bridge: Bridge,
-    config: Config,
-  ) {
-    this.botUserId = toUserId(bridge.botUserId);
-    this.ghostPrefix = `@${config.appservice.ghostPrefix}`;
-    this.domain = config.homeserver.domain;
-  }
-
-  private get bot(): Intent {
-    return this.bridge.getIntent();
-  }
-
-  isBridgeUser(userId: string): boolean {
-    return userId === this.botUserId || (userId.startsWith(this.ghostPrefix) && userId.endsWith(`:${this.domain}`));
-  }
-
-  async notice(roomId: RoomId, message: MatrixText): Promise<EventId> {
-    const content: Record<string, unknown> = { msgtype: "m.notice", body: message.text };
-    if (message.html) Object.assign(content, { format: "org.matrix.custom.html", formatted_body: message.html });
-    const { event_id } = await this.bot.sendMessage(roomId, content);
-    return toEventId(event_id);
-  }
-
-  async redact(roomId: RoomId, eventId: EventId, reason: string): Promise<void> {
-    await this.bot.matrixClient.redactEvent(roomId, eventId, reason);
-  }
-
-  async join(roomId: RoomId): Promise<void> {
-    await this.bot.join(roomId);
-  }
-
-  async leave(roomId: RoomId, reason?: string): Promise<void> {
-    await this.bot.leave(roomId, reason);
-  }
-
-  async powerLevels(roomId: RoomId): Promise<PowerLevels> {
-    // The whole state, because the create event's sender (not in its content) is a creator.
-    const state = (await this.bot.matrixClient.getRoomState(roomId)) as { type: string; state_key: string; sender: string; content: Record<string, unknown> }[];
-    const find = (type: string) => state.find((e) => e.type === type && e.state_key === "");
-    return parsePowerLevels(find("m.room.power_levels")?.content, creatorsOf(find("m.room.create") ?? null));
-  }
-
-  async isEncrypted(roomId: RoomId): Promise<boolean> {
-    const content = (await this.bot.getStateEvent(roomId, "m.room.encryption", "", true)) as Record<string, unknown> | null;
-    return typeof content?.algorithm === "string";
-  }
-
-  async createControlRoom(invitee: UserId, name: string): Promise<RoomId> {
-    const { room_id } = await this.bot.createRoom({
-      createAsClient: true,
-      options: {
-        preset: "private_chat",
-        visibility: "private",
-        name,
-        topic: "Control room of the phone bridge: type `help`",
-        invite: [invitee],
-        is_direct: true,
-        // From room version 12 the creator's power is implicit and must not be listed.
-        power_level_content_override: { users: { [invitee]: 100 } },
-      },
-    });
-    return toRoomId(room_id);
   }
 }

@@ -6,6 +6,22 @@ export interface MatrixText {
   html?: string;
 }
 
+export type Membership = "join" | "invite" | "leave" | "ban" | "knock";
+
+/** A state event to put in a room when creating it. */
+export interface InitialState {
+  type: string;
+  stateKey: string;
+  content: Record<string, unknown>;
+}
+
+export interface PortalRoomOptions {
+  invite: UserId[];
+  name: string;
+  topic: string;
+  initialState: InitialState[];
+}
+
 export interface PowerLevels {
   /** Room creators; from room version 12 on they outrank every power level. */
   creators: string[];
@@ -33,6 +49,36 @@ export interface MatrixGateway {
   isEncrypted(roomId: RoomId): Promise<boolean>;
   /** Creates an unencrypted room for `invitee`, who gets admin power alongside the bot. */
   createControlRoom(invitee: UserId, name: string): Promise<RoomId>;
+
+  // Acting as another of the bridge's users (a phone-number ghost). Failures are BridgeErrors:
+  // `matrix-unavailable` when the homeserver can't be reached (worth retrying), `matrix-rejected`
+  // when it refused.
+
+  /** Registers a ghost if it is new and sets its global display name. */
+  ensureGhost(ghost: UserId, displayName: string): Promise<void>;
+  /** Creates a portal room as `ghost`, inviting people; unencrypted, direct, private. */
+  createPortalRoom(ghost: UserId, options: PortalRoomOptions): Promise<RoomId>;
+  /**
+   * Sends an event as `sender` with a transaction id of the caller's choosing: sending again with
+   * the same id (after a crash) gives back the first event instead of a duplicate.
+   */
+  sendAs(sender: UserId, roomId: RoomId, txnId: string, content: Record<string, unknown>, type?: string): Promise<EventId>;
+  /** Invites; inviting someone already joined or invited is not an error. */
+  inviteAs(sender: UserId, roomId: RoomId, invitee: UserId): Promise<void>;
+  kickAs(sender: UserId, roomId: RoomId, target: UserId, reason: string): Promise<void>;
+  joinAs(user: UserId, roomId: RoomId): Promise<void>;
+  leaveAs(user: UserId, roomId: RoomId): Promise<void>;
+  setRoomNameAs(sender: UserId, roomId: RoomId, name: string): Promise<void>;
+  sendStateAs(sender: UserId, roomId: RoomId, type: string, stateKey: string, content: Record<string, unknown>): Promise<void>;
+  /** The display name `ghost` has in this room only (its member event), e.g. a pet name. */
+  setRoomDisplayNameAs(ghost: UserId, roomId: RoomId, displayName: string): Promise<void>;
+  readReceiptAs(user: UserId, roomId: RoomId, eventId: EventId): Promise<void>;
+  /** Everyone's current membership of a room, read as `asUser` (the bot by default). */
+  members(roomId: RoomId, asUser?: UserId): Promise<Map<string, Membership>>;
+  /** A member's display name in a room, or null. */
+  memberName(roomId: RoomId, userId: UserId, asUser?: UserId): Promise<string | null>;
+  /** Uploads media as `asUser`; returns the mxc URI. */
+  upload(data: Buffer, contentType: string, filename: string, asUser: UserId): Promise<string>;
 }
 
 export function powerOf(levels: PowerLevels, userId: string): number {

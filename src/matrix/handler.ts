@@ -1,24 +1,11 @@
-import type { BridgeRuntime } from "../actors/runtime.js";
 import { eventId, roomId as toRoomId, userId as toUserId, type RoomId, type UserId } from "../ids.js";
-import type { Logger } from "../log.js";
-import type { ProviderRegistry } from "../providers/registry.js";
-import type { Storage } from "../storage/index.js";
 import type { RawMatrixEvent } from "./appservice.js";
 import { runCommand } from "./commands/index.js";
-import type { MatrixGateway } from "./gateway.js";
-import type { Notifier } from "./notifier.js";
-import type { Permissions } from "./permissions.js";
+import type { MatrixDeps } from "./deps.js";
+import { onDmAnswer, onGhostInvited } from "./dm.js";
+import type { Membership } from "./gateway.js";
+import { onPortalEvent } from "./portal-events.js";
 import { markup } from "./text.js";
-
-export interface HandlerDeps {
-  matrix: MatrixGateway;
-  runtime: BridgeRuntime;
-  storage: Storage;
-  providers: ProviderRegistry;
-  permissions: Permissions;
-  notifier: Notifier;
-  log: Logger;
-}
 
 const WELCOME = [
   "👋 Hi! This room is now a **control room** of the phone bridge. Everyone in it shares one phone number.",
@@ -28,11 +15,12 @@ const WELCOME = [
 
 /**
  * Decides what each homeserver event means for the bridge: the bot invited (a new control room,
- * a refusal, or an encrypted room it can't use), the bot kicked (pause), or a command typed in a
- * control room. Everything else is ignored here.
+ * a refusal, or an encrypted room it can't use) or kicked (pause); a ghost invited into a DM; a
+ * member joining or leaving a control room (followed into its portals); a command in a control
+ * room; a message in a portal room (a text to send). Everything else is ignored.
  */
-export function createEventHandler(deps: HandlerDeps) {
-  const { matrix, runtime, permissions, notifier, log } = deps;
+export function createEventHandler(deps: MatrixDeps) {
+  const { matrix, runtime, permissions, notifier, storage, ghosts, log } = deps;
 
   async function onBotInvited(roomId: RoomId, inviter: UserId, event: RawMatrixEvent): Promise<void> {
     if (!permissions.allows(inviter, "user")) {
@@ -92,11 +80,10 @@ export function createEventHandler(deps: HandlerDeps) {
     );
   }
 
-  return async function handle(event: RawMatrixEvent): Promise<void> {
-    const roomId = toRoomId(event.room_id);
-    const sender = toUserId(event.sender);
-    if (event.type === "m.room.member" && event.state_key === matrix.botUserId) {
-      const membership = event.content.membership;
+  async function onMembership(roomId: RoomId, sender: UserId, event: RawMatrixEvent): Promise<void> {
+    const target = event.state_key ?? "";
+    const membership = event.content.membership as Membership;
+    if (target === matrix.botUserId) {
       if (membership === "invite") return onBotInvited(roomId, sender, event);
       if ((membership === "leave" || membership === "ban") && sender !== matrix.botUserId && runtime.isControlRoom(roomId)) {
         log.info({ roomId, by: sender, membership }, "bot removed from a control room; pausing it");
@@ -104,8 +91,32 @@ export function createEventHandler(deps: HandlerDeps) {
       }
       return;
     }
+    const contact = ghosts.contactOf(target);
+    if (contact) {
+      if (membership === "invite" && !matrix.isBridgeUser(sender) && !storage.portals.byRoom(roomId)) {
+        return onGhostInvited(deps, roomId, sender, toUserId(target), contact);
+      }
+      return;
+    }
+    if (!matrix.isBridgeUser(target) && runtime.isControlRoom(roomId) && membership !== "invite") {
+      await deps.portals.followMembership(roomId, toUserId(target), membership);
+    }
+  }
+
+  return async function handle(event: RawMatrixEvent): Promise<void> {
+    const roomId = toRoomId(event.room_id);
+    const sender = toUserId(event.sender);
+    if (event.type === "m.room.member" && typeof event.state_key === "string") return onMembership(roomId, sender, event);
     if (matrix.isBridgeUser(sender)) return;
-    if (event.type === "m.room.message" && runtime.isControlRoom(roomId)) return onMessage(roomId, sender, event);
+    if (runtime.isControlRoom(roomId)) {
+      if (event.type === "m.room.message") return onMessage(roomId, sender, event);
+      return;
+    }
+    const portal = storage.portals.byRoom(roomId);
+    if (portal?.roomId) return onPortalEvent(deps, { ...portal, roomId: portal.roomId }, event);
+    if (event.type === "m.room.message" && typeof event.content.body === "string") {
+      await onDmAnswer(deps, roomId, sender, event.content.body);
+    }
   };
 }
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { E164, LinkId, ProviderKind } from "../ids.js";
 import type { Logger } from "../log.js";
 import type { Secret } from "../secret.js";
-import type { InboundMedia, MessageStatus, ProviderEvent } from "./events.js";
+import type { InboundMedia, MessageStatus, ProviderEvent, Sender } from "./events.js";
 import type { ProviderCredentials } from "../storage/links.js";
 
 /**
@@ -110,7 +110,8 @@ export interface SentMessage {
 export interface ListedMessage {
   providerMessageId: string;
   direction: "inbound" | "outbound";
-  from: string;
+  /** Who sent it, normalised; null when the provider's sender field is unusable. */
+  from: Sender | null;
   to: string;
   body: string;
   createdAt: number;
@@ -139,6 +140,8 @@ export interface MessagingCapable {
   listMessages(filter: { from?: string; to?: string; since: number }): Promise<ListedMessage[]>;
   /** The media of a message in the provider's list. */
   mediaOf(providerMessageId: string): Promise<InboundMedia[]>;
+  /** Why a text failed, in plain words, from the provider's error code. */
+  explainError(code: number | null): string;
   /** Downloads an inbound media URL with the account's credentials. */
   fetchMedia(url: string, maxBytes: number): Promise<{ data: Buffer; contentType: string }>;
 }

@@ -8,6 +8,8 @@ export interface ControlRoomRecord {
   createdBy: UserId;
   createdAt: number;
   status: ControlRoomStatus;
+  /** Outbound texts end with "— sender name". */
+  signature: boolean;
 }
 
 interface Row {
@@ -15,6 +17,7 @@ interface Row {
   created_by: string;
   created_at: number;
   status: ControlRoomStatus;
+  signature: number;
 }
 
 const toRecord = (row: Row): ControlRoomRecord => ({
@@ -22,13 +25,14 @@ const toRecord = (row: Row): ControlRoomRecord => ({
   createdBy: row.created_by as UserId,
   createdAt: row.created_at,
   status: row.status,
+  signature: row.signature === 1,
 });
 
 export class ControlRoomStore {
   constructor(private readonly db: Db) {}
 
   /** Records a control room; an existing one keeps its creator and creation time. */
-  upsert(record: ControlRoomRecord): void {
+  upsert(record: Omit<ControlRoomRecord, "signature">): void {
     this.db
       .prepare(
         `INSERT INTO control_rooms (room_id, created_by, created_at, status) VALUES (?, ?, ?, ?)
@@ -44,6 +48,10 @@ export class ControlRoomStore {
 
   list(): ControlRoomRecord[] {
     return (this.db.prepare("SELECT * FROM control_rooms ORDER BY created_at").all() as Row[]).map(toRecord);
+  }
+
+  setSignature(roomId: RoomId, on: boolean): void {
+    this.db.prepare("UPDATE control_rooms SET signature = ? WHERE room_id = ?").run(on ? 1 : 0, roomId);
   }
 
   setStatus(roomId: RoomId, status: ControlRoomStatus): void {

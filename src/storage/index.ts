@@ -1,11 +1,13 @@
 import { ContactStore } from "./contacts.js";
 import { ControlRoomStore } from "./control-rooms.js";
 import { CredentialCipher } from "./credentials.js";
+import { DmChoiceStore } from "./dm-choices.js";
 import { openDatabase, type Db } from "./db.js";
 import { LinkStore } from "./links.js";
 import { MatrixEventStore } from "./matrix-events.js";
 import { MessageStore } from "./messages.js";
 import { PortalStore } from "./portals.js";
+import { ReconcileMarkStore } from "./reconcile-marks.js";
 import { migrate } from "./migrate.js";
 import type { Secret } from "../secret.js";
 
@@ -18,6 +20,8 @@ export interface Storage {
   portals: PortalStore;
   contacts: ContactStore;
   messages: MessageStore;
+  reconcileMarks: ReconcileMarkStore;
+  dmChoices: DmChoiceStore;
   close(): void;
 }
 
@@ -34,6 +38,8 @@ export function openStorage(path: string, credentialKey: Secret<string>): Storag
       portals: new PortalStore(db),
       contacts: new ContactStore(db),
       messages: new MessageStore(db),
+      reconcileMarks: new ReconcileMarkStore(db),
+      dmChoices: new DmChoiceStore(db),
       close: () => db.close(),
     };
   } catch (err) {

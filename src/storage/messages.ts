@@ -27,6 +27,7 @@ export interface MessageRecord {
   status: MessageStatus | null;
   shownStatus: string | null;
   errorCode: number | null;
+  failure: string | null;
   attempts: number;
   createdAt: number;
   updatedAt: number;
@@ -46,6 +47,7 @@ interface Row {
   status: MessageStatus | null;
   shown_status: string | null;
   error_code: number | null;
+  failure: string | null;
   attempts: number;
   created_at: number;
   updated_at: number;
@@ -65,6 +67,7 @@ const toRecord = (row: Row): MessageRecord => ({
   status: row.status,
   shownStatus: row.shown_status,
   errorCode: row.error_code,
+  failure: row.failure,
   attempts: row.attempts,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
@@ -166,8 +169,10 @@ export class MessageStore {
       .run(providerMessageId, status, now, id);
   }
 
-  markFailed(id: number, errorCode: number | null, now: number): void {
-    this.db.prepare("UPDATE messages SET state = 'failed', status = 'failed', error_code = ?, updated_at = ? WHERE id = ?").run(errorCode, now, id);
+  markFailed(id: number, errorCode: number | null, failure: string, now: number): void {
+    this.db
+      .prepare("UPDATE messages SET state = 'failed', status = 'failed', error_code = ?, failure = ?, updated_at = ? WHERE id = ?")
+      .run(errorCode, failure, now, id);
   }
 
   /** Applies a delivery status unless a later one is already known; returns the message if it changed. */

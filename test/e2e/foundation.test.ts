@@ -166,7 +166,7 @@ describe("the live actor tree", () => {
     const tree = body as { id: string; children: { id: string; state: unknown; children: { machine: string; state: unknown }[] }[] };
     const room = tree.children.find((c) => c.id === controlRoom)!;
     expect(room.state).toBe("active");
-    expect(room.children[0]).toMatchObject({ machine: "link", state: { linked: "idle" } });
+    expect(room.children[0]).toMatchObject({ machine: "link", state: { linked: { health: "idle" } } });
     expect(text).not.toContain(account.authToken);
     expect(text).not.toContain("0".repeat(32));
   });

@@ -1,6 +1,6 @@
 import { fromPromise } from "xstate";
 import { BridgeError, type ErrorCode } from "../../src/errors.js";
-import { e164, linkId, roomId } from "../../src/ids.js";
+import { e164, linkId, roomId, type LinkId } from "../../src/ids.js";
 import type { ConnectInput, ConnectOutput, DisconnectInput, LinkInput, ProbeInput, ProbeOutput } from "../../src/machines/link.machine.js";
 import type { Notice } from "../../src/machines/notices.js";
 import { Secret } from "../../src/secret.js";
@@ -29,6 +29,7 @@ export function linkFakes() {
   const persisted: StoredLinkState[] = [];
   const reported: string[] = [];
   let forgotten = 0;
+  let reconciled = 0;
 
   function run<T>(queue: Outcome<T>[]): Promise<T> {
     if (queue.length === 0) return new Promise<T>(() => {});
@@ -48,6 +49,10 @@ export function linkFakes() {
       probe: fromPromise<ProbeOutput, ProbeInput>(async ({ input }) => {
         calls.probe.push(input);
         return run(script.probe);
+      }),
+      reconcile: fromPromise<number, { linkId: LinkId }>(async () => {
+        reconciled++;
+        return 0;
       }),
       disconnect: fromPromise<void, DisconnectInput>(async ({ input }) => {
         calls.disconnect.push(input);
@@ -72,6 +77,9 @@ export function linkFakes() {
     implementations,
     get forgotten() {
       return forgotten;
+    },
+    get reconciled() {
+      return reconciled;
     },
     kinds: () => notices.map((n) => n.kind),
   };

@@ -2,15 +2,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startRuntime, type BridgeRuntime } from "../../src/actors/runtime.js";
+import type { BridgeRuntime } from "../../src/actors/runtime.js";
+import { createCore } from "../../src/core.js";
 import { systemClock } from "../../src/clock.js";
 import { buildAdminApp } from "../../src/http/admin-app.js";
 import { roomId, userId } from "../../src/ids.js";
 import { silentLogger } from "../../src/log.js";
 import type { RawMatrixEvent } from "../../src/matrix/appservice.js";
-import { createEventHandler } from "../../src/matrix/handler.js";
 import { MatrixInbox } from "../../src/matrix/inbox.js";
-import { Notifier } from "../../src/matrix/notifier.js";
 import { Permissions } from "../../src/matrix/permissions.js";
 import { ProviderRegistry } from "../../src/providers/registry.js";
 import { createTwilioConnector } from "../../src/providers/twilio/connector.js";
@@ -39,14 +38,20 @@ let counter = 0;
 
 function boot() {
   storage = openStorage(dbPath, KEY);
-  const providers = new ProviderRegistry([createTwilioConnector({ apiBaseUrl: sim.url })]);
-  const notifier = new Notifier(matrix, systemClock, silentLogger);
-  runtime = startRuntime({ storage, providers, notifier, clock: systemClock, log: silentLogger, publicBaseUrl: "https://bridge.example.org" });
-  const handler = createEventHandler({
-    matrix, runtime, storage, providers, notifier, log: silentLogger,
-    permissions: new Permissions({ localhost: "user", "@mallory:localhost": "none", "@root:localhost": "admin" }),
+  const core = createCore({
+    storage,
+    providers: new ProviderRegistry([createTwilioConnector({ apiBaseUrl: sim.url })]),
+    matrix,
+    permissions: { localhost: "user", "@mallory:localhost": "none", "@root:localhost": "admin" },
+    ghostPrefix: "_pstn_",
+    domain: "localhost",
+    publicBaseUrl: "https://bridge.example.org",
+    credentialKey: KEY,
+    clock: systemClock,
+    log: silentLogger,
   });
-  inbox = new MatrixInbox(storage.matrixEvents, handler, systemClock, silentLogger);
+  runtime = core.runtime;
+  inbox = new MatrixInbox(storage.matrixEvents, core.handle, systemClock, silentLogger);
   inbox.start();
 }
 
@@ -168,7 +173,7 @@ describe("linking through the real Twilio client and the simulator", () => {
     await eventually(() => matrix.expectNotice(ROOM, reply));
   });
 
-  it("survives a restart: the link is restored from the database without touching Twilio", async () => {
+  it("survives a restart: the link is restored from the database without re-linking", async () => {
     await deliver(invite(), linkCommand());
     await eventually(() => matrix.expectNotice(ROOM, /Linked/));
     const smsUrl = sim.twilio.getNumber(NUMBER)!.sms_url;
@@ -176,7 +181,7 @@ describe("linking through the real Twilio client and the simulator", () => {
     sim.faults.failRest({ status: 500, code: 20500, times: 100 });
     boot();
     const tree = runtime.describe();
-    expect(tree.children.find((c) => c.id === ROOM)?.children[0]).toMatchObject({ machine: "link", state: { linked: "idle" } });
+    expect(tree.children.find((c) => c.id === ROOM)?.children[0]).toMatchObject({ machine: "link", state: { linked: { health: "idle" } } });
     expect(sim.twilio.getNumber(NUMBER)!.sms_url).toBe(smsUrl);
     sim.faults.clear();
     await deliver(say("status"));

@@ -1,5 +1,6 @@
 import { BridgeError, userMessageOf, isBridgeError } from "../../errors.js";
 import { adminLevel, powerOf } from "../gateway.js";
+import { contactCommands } from "./contacts.js";
 import { linkCommand, statusCommand, unlinkCommand } from "./link.js";
 import type { Command, CommandDeps, CommandRequest } from "./types.js";
 
@@ -17,13 +18,14 @@ const helpCommand: Command = {
     if (providers.length) lines.push("", "**Linking:** " + providers.map((p) => p.linkUsage).join(", "));
     lines.push(
       "",
-      "Everyone in this room shares the linked number. End-to-end encrypted rooms are not supported yet.",
+      "Everyone in this room shares the linked number. Each contact gets a room of its own: texts you write there go to the contact, theirs appear there. You can also start a DM with a number's ghost (e.g. @_pstn_15550100134) instead of `dial`.",
+      "End-to-end encrypted rooms are not supported yet.",
     );
     reply(lines.join("\n"));
   },
 };
 
-export const COMMANDS: readonly Command[] = [helpCommand, linkCommand, unlinkCommand, statusCommand];
+export const COMMANDS: readonly Command[] = [helpCommand, linkCommand, unlinkCommand, statusCommand, ...contactCommands];
 
 /** Splits a message into a command name and arguments; an optional leading `!pstn` is allowed. */
 export function parseCommand(body: string): { name: string; args: string[] } | null {

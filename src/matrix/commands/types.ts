@@ -1,19 +1,8 @@
-import type { BridgeRuntime } from "../../actors/runtime.js";
 import type { EventId, RoomId, UserId } from "../../ids.js";
-import type { Logger } from "../../log.js";
-import type { ProviderRegistry } from "../../providers/registry.js";
-import type { Storage } from "../../storage/index.js";
-import type { MatrixGateway } from "../gateway.js";
-import type { Permissions } from "../permissions.js";
+import type { MatrixDeps } from "../deps.js";
 
-export interface CommandDeps {
-  matrix: MatrixGateway;
-  runtime: BridgeRuntime;
-  storage: Storage;
-  providers: ProviderRegistry;
-  permissions: Permissions;
-  log: Logger;
-}
+/** Commands see everything the Matrix side does. */
+export type CommandDeps = MatrixDeps;
 
 /** One command typed in a control room. */
 export interface CommandRequest {

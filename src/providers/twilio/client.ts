@@ -1,6 +1,6 @@
 import { BridgeError } from "../../errors.js";
 import { e164, type E164 } from "../../ids.js";
-import type { InboundMedia, MessageStatus } from "../events.js";
+import type { InboundMedia, MessageStatus, Sender } from "../events.js";
 import type {
   AccountInfo,
   AttachResult,
@@ -16,6 +16,7 @@ import type {
   WebhookUrls,
 } from "../types.js";
 import { twilioReason } from "./error-reasons.js";
+import { parseSender } from "./normalize.js";
 import { toBridgeError } from "./errors.js";
 import type { TwilioSdk } from "./sdk.js";
 
@@ -156,6 +157,10 @@ export class TwilioClient implements ProviderClient, BalanceCapable, MessagingCa
     }
   }
 
+  explainError(code: number | null): string {
+    return code ? `${twilioReason(code)} (Twilio error ${code})` : twilioReason(code);
+  }
+
   async listMessages(filter: { from?: string; to?: string; since: number }): Promise<ListedMessage[]> {
     try {
       const messages = await this.sdk.messages.list({
@@ -167,7 +172,7 @@ export class TwilioClient implements ProviderClient, BalanceCapable, MessagingCa
       return messages.map((m) => ({
         providerMessageId: m.sid,
         direction: m.direction === "inbound" ? "inbound" : "outbound",
-        from: m.from,
+        from: senderOrNull(m.from),
         to: m.to,
         body: m.body ?? "",
         createdAt: m.dateCreated.getTime(),
@@ -241,6 +246,14 @@ export function overrideWarnings(settings: Record<string, string | null>): strin
     );
   }
   return warnings;
+}
+
+function senderOrNull(from: string): Sender | null {
+  try {
+    return parseSender(from);
+  } catch {
+    return null;
+  }
 }
 
 /** Twilio's statuses, folded into the bridge's: scheduling states count as queued. */

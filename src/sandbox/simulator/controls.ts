@@ -71,6 +71,7 @@ export function faultControl(carrier: Carrier): FaultControl {
     failRest: (fault) => faults.failRest(fault),
     failMessagesTo: (number, fault) => faults.failMessagesTo(number, fault),
     hangMessagesTo: (number) => faults.hold(number),
+    holdResponsesTo: (number) => faults.holdResponses(number),
     setRestLatency: (ms) => {
       faults.latencyMs = Math.max(0, ms);
     },

@@ -166,6 +166,12 @@ export interface FaultControl {
    * then they proceed normally. Other numbers are unaffected.
    */
   hangMessagesTo(number: string): () => void;
+  /**
+   * Messages.json creates to `number` create and deliver the message, but their HTTP responses
+   * are held until the returned function is called: a client crashing meanwhile never learns
+   * the sid of a text that was sent.
+   */
+  holdResponsesTo(number: string): () => void;
   /** Delays every REST response by `ms`. */
   setRestLatency(ms: number): void;
   /** Removes every fault and releases every held request. */

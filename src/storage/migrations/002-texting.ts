@@ -48,6 +48,8 @@ export const texting: Migration = {
         status              TEXT,
         shown_status        TEXT,
         error_code          INTEGER,
+        -- why an outbound text failed, in words, when the bridge itself refused or gave up on it
+        failure             TEXT,
         attempts            INTEGER NOT NULL DEFAULT 0,
         created_at          INTEGER NOT NULL,
         updated_at          INTEGER NOT NULL
@@ -55,6 +57,20 @@ export const texting: Migration = {
       CREATE UNIQUE INDEX messages_matrix_event ON messages(direction, matrix_event_id, part) WHERE matrix_event_id IS NOT NULL;
       CREATE INDEX messages_portal ON messages(portal_id, id);
       CREATE INDEX messages_open ON messages(state) WHERE state IN ('received', 'pending', 'sending');
+
+      -- A Matrix user started a DM with a ghost and belongs to several control rooms: which number
+      -- should that DM text from? Asked in the DM, answered there, remembered as their default.
+      CREATE TABLE dm_choices (
+        room_id    TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL,
+        contact    TEXT NOT NULL,
+        options    TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE dm_defaults (
+        user_id         TEXT PRIMARY KEY,
+        control_room_id TEXT NOT NULL REFERENCES control_rooms(room_id) ON DELETE CASCADE
+      );
 
       -- How far back each link's provider message list has been checked for texts the webhooks missed.
       CREATE TABLE reconcile_marks (

@@ -87,7 +87,7 @@ describe("link machine", () => {
     actor.send({ type: "status" });
     await settle();
     expect(fakes.notices.at(-1)).toMatchObject({ kind: "link.status", state: "linked", balance: { amount: "12.50", currency: "USD" } });
-    expect(actor.getSnapshot().matches({ linked: "idle" })).toBe(true);
+    expect(actor.getSnapshot().matches({ linked: { health: "idle" } })).toBe(true);
   });
 
   it("the periodic health check is silent when healthy and degrades on an outage", async () => {
@@ -151,7 +151,7 @@ describe("link machine", () => {
     actor.send({ type: "resume" });
     await settle();
     expect(fakes.calls.probe).toHaveLength(1);
-    expect(actor.getSnapshot().matches({ linked: "idle" })).toBe(true);
+    expect(actor.getSnapshot().matches({ linked: { health: "idle" } })).toBe(true);
     expect(fakes.persisted).toEqual(["linking", "linked", "paused", "linked"]);
   });
 
@@ -159,7 +159,7 @@ describe("link machine", () => {
     const fakes = linkFakes();
     const { actor } = start(fakes, linkInput({ restore: { state: "linked", stateCode: null, providerNumberId: "PN1", previousSettings: {} } }));
     await settle();
-    expect(actor.getSnapshot().matches({ linked: "idle" })).toBe(true);
+    expect(actor.getSnapshot().matches({ linked: { health: "idle" } })).toBe(true);
     expect(fakes.calls.connect).toHaveLength(0);
     expect(fakes.notices).toEqual([]);
   });

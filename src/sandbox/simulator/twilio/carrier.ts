@@ -140,6 +140,7 @@ export class Carrier {
     void this.#deliver(message, fault).catch((err: unknown) =>
       this.#log?.error({ err, messageSid: message.sid }, "message delivery crashed"),
     );
+    await this.faults.waitWhileResponseHeld(to);
     return message;
   }
 

@@ -40,6 +40,7 @@ export class FaultState {
   #rest: Array<Armed<RestFault>> = [];
   #delivery = new Map<string, Armed<DeliveryFault>>();
   #holds = new Map<string, Array<() => void>>();
+  #responseHolds = new Map<string, Array<() => void>>();
   latencyMs = 0;
 
   failRest(fault: RestFault): void {
@@ -89,6 +90,27 @@ export class FaultState {
     await new Promise<void>((resolve) => waiters.push(resolve));
   }
 
+  /**
+   * Lets Messages.json creates to `number` happen (the message is created and delivered) but holds
+   * their HTTP responses until released: the window in which a client has sent a text but not yet
+   * heard its sid.
+   */
+  holdResponses(number: string): () => void {
+    const waiters = this.#responseHolds.get(number) ?? [];
+    this.#responseHolds.set(number, waiters);
+    return () => {
+      if (this.#responseHolds.get(number) !== waiters) return;
+      this.#responseHolds.delete(number);
+      for (const wake of waiters) wake();
+    };
+  }
+
+  async waitWhileResponseHeld(number: string): Promise<void> {
+    const waiters = this.#responseHolds.get(number);
+    if (!waiters) return;
+    await new Promise<void>((resolve) => waiters.push(resolve));
+  }
+
   heldCount(number: string): number {
     return this.#holds.get(number)?.length ?? 0;
   }
@@ -97,8 +119,9 @@ export class FaultState {
     this.#rest = [];
     this.#delivery.clear();
     this.latencyMs = 0;
-    const holds = [...this.#holds.values()];
+    const holds = [...this.#holds.values(), ...this.#responseHolds.values()];
     this.#holds.clear();
+    this.#responseHolds.clear();
     for (const waiters of holds) for (const wake of waiters) wake();
   }
 }
