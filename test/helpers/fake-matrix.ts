@@ -171,6 +171,13 @@ export class FakeMatrix implements MatrixGateway {
     return mxc;
   }
 
+  /** Media the bridge uploaded (or a test put there), as the homeserver would serve it. */
+  async download(mxc: string): Promise<{ data: Buffer; contentType: string; size: number }> {
+    const upload = this.uploads.find((u) => u.mxc === mxc);
+    if (!upload) throw new BridgeError("media-not-found", "no such media");
+    return { data: upload.data, contentType: upload.contentType, size: upload.data.length };
+  }
+
   /** Messages posted in a room by anyone but the test, oldest first. */
   posted(roomId: string): FakeEvent[] {
     return this.room(roomId).events;
