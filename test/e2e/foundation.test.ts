@@ -3,6 +3,7 @@ import { registerUser } from "../../src/sandbox/synapse.js";
 import { startCarrierSimulator, type CarrierSimulator } from "../../src/sandbox/simulator/index.js";
 import { BridgeProcess } from "./harness/bridge-process.js";
 import { TestUser } from "./harness/matrix-client.js";
+import { joinPortal } from "./harness/scenario.js";
 
 /**
  * The foundation, end to end: a real Synapse, the carrier simulator and the built bridge as a
@@ -182,11 +183,12 @@ describe("restart", () => {
     expect(JSON.stringify(body)).toContain('"linked"');
   });
 
-  it("texts sent to the number reach the control room, signature-checked", async () => {
+  it("texts sent to the number reach a portal room, signature-checked", async () => {
     const phone = sim.handset("+15557654321");
     const result = await phone.sendSms(NUMBER, "hello from the phone");
     expect(result.status).toBe(200);
-    await alice.waitForNotice(controlRoom, BOT, /hello from the phone/);
+    const portal = await joinPortal(alice, "@_pstn_15557654321:localhost");
+    await alice.waitFor(portal, (e) => e.content.body === "hello from the phone", { what: "the text" });
     const forged = await sim.twilio.postSignedWebhook(sim.twilio.getNumber(NUMBER)!.sms_url!, { From: "+15550000000", To: NUMBER, Body: "forged", MessageSid: `SM${"1".repeat(32)}` }, "0".repeat(32));
     expect(forged.status).toBe(403);
   });

@@ -44,6 +44,35 @@ export class TestUser {
     return json as T;
   }
 
+  async upload(data: Buffer, contentType: string, filename: string): Promise<string> {
+    const response = await fetch(`${this.homeserver}/_matrix/media/v3/upload?filename=${encodeURIComponent(filename)}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${this.token}`, "content-type": contentType },
+      body: data,
+    });
+    const json = (await response.json()) as { content_uri?: string };
+    if (!response.ok || !json.content_uri) throw new Error(`upload failed: ${response.status}`);
+    return json.content_uri;
+  }
+
+  async download(mxc: string): Promise<{ data: Buffer; contentType: string }> {
+    const [, server, id] = /^mxc:\/\/([^/]+)\/(.+)$/.exec(mxc) ?? [];
+    const response = await fetch(`${this.homeserver}/_matrix/client/v1/media/download/${server}/${id}`, {
+      headers: { authorization: `Bearer ${this.token}` },
+    });
+    if (!response.ok) throw new Error(`download failed: ${response.status}`);
+    return { data: Buffer.from(await response.arrayBuffer()), contentType: response.headers.get("content-type") ?? "" };
+  }
+
+  async sendContent(roomId: string, content: Record<string, unknown>, type = "m.room.message"): Promise<string> {
+    const { event_id } = await this.request<{ event_id: string }>(
+      "PUT",
+      `/rooms/${encodeURIComponent(roomId)}/send/${type}/t${Date.now()}-${txn++}`,
+      content,
+    );
+    return event_id;
+  }
+
   async createRoom(options: { name?: string; invite?: string[]; encrypted?: boolean; isDirect?: boolean } = {}): Promise<string> {
     const initialState = options.encrypted
       ? [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }]
@@ -116,10 +145,37 @@ export class TestUser {
     return (member?.membership as string | undefined) ?? null;
   }
 
+  private since: string | undefined;
+  private readonly pendingInvites = new Map<string, { type: string; sender: string; state_key?: string; content: Record<string, unknown> }[]>();
+
+  /**
+   * Follows /sync incrementally (Synapse caches identical initial syncs for minutes, so polling
+   * the same request would not show a new invite) and keeps the invites still open.
+   */
+  private async syncInvites(): Promise<void> {
+    type Sync = {
+      next_batch: string;
+      rooms?: {
+        invite?: Record<string, { invite_state?: { events?: { type: string; sender: string; state_key?: string; content: Record<string, unknown> }[] } }>;
+        join?: Record<string, unknown>;
+        leave?: Record<string, unknown>;
+      };
+    };
+    const sync = await this.request<Sync>("GET", `/sync?timeout=0${this.since ? `&since=${encodeURIComponent(this.since)}` : ""}`);
+    this.since = sync.next_batch;
+    for (const [room, invite] of Object.entries(sync.rooms?.invite ?? {})) this.pendingInvites.set(room, invite.invite_state?.events ?? []);
+    for (const room of [...Object.keys(sync.rooms?.join ?? {}), ...Object.keys(sync.rooms?.leave ?? {})]) this.pendingInvites.delete(room);
+  }
+
   /** Rooms this user is invited to right now. */
   async invites(): Promise<string[]> {
-    const sync = await this.request<{ rooms?: { invite?: Record<string, unknown> } }>("GET", "/sync?timeout=0");
-    return Object.keys(sync.rooms?.invite ?? {});
+    await this.syncInvites();
+    return [...this.pendingInvites.keys()];
+  }
+
+  /** The stripped state an invite showed (who created the room, its name, ...). */
+  inviteState(roomId: string) {
+    return this.pendingInvites.get(roomId) ?? [];
   }
 
   /** Waits for a timeline event matching `predicate` that is newer than `after` (an event id). */
