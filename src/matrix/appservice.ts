@@ -68,13 +68,60 @@ export async function startAppservice(options: AppserviceOptions): Promise<Runni
 
   const appService = new AppService({ homeserverToken: registration.getHomeserverToken()! });
   appService.on("event", (event: Record<string, unknown>) => options.accept(event as unknown as RawMatrixEvent));
+  // The library doesn't answer the homeserver's ping (spec v1.7); without it Synapse's ping fails.
+  appService.expressApp.post("/_matrix/app/v1/ping", (req, res) => {
+    if ((appService as unknown as { isInvalidToken(q: unknown, s: unknown): boolean }).isInvalidToken(req, res)) return;
+    res.json({});
+  });
   await bridge.listen(config.appservice.port, config.appservice.bindAddress, 10, appService);
   log.info({ bind: `${config.appservice.bindAddress}:${config.appservice.port}`, publicUrl: config.appservice.publicUrl }, "appservice listening");
 
   const media = new MatrixMedia({ homeserverUrl: config.homeserver.url, asToken: new Secret(registration.getAppServiceToken()!) });
   const gateway = new IntentGateway(bridge, config, media);
   void ensureBotProfile(bridge.getIntent(), config.appservice.botDisplayName, log);
-  return { gateway, media, bridge, close: () => bridge.close() };
+  const pinging = pingUntilHeard(bridge.getIntent(), config.appservice.id, log);
+  return {
+    gateway,
+    media,
+    bridge,
+    close: async () => {
+      pinging.stop();
+      await bridge.close();
+    },
+  };
+}
+
+/**
+ * Asks the homeserver to ping the bridge (MSC2659), until it succeeds. A successful ping makes
+ * Synapse resend at once the transactions it queued while the bridge was down, instead of waiting
+ * out its backoff, which can grow to minutes after a few restarts.
+ */
+function pingUntilHeard(intent: Intent, appserviceId: string, log: Logger): { stop(): void } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const attempt = async (n: number): Promise<void> => {
+    if (stopped) return;
+    try {
+      await intent.botSdkIntent.underlyingClient.doRequest(
+        "POST",
+        `/_matrix/client/v1/appservice/${encodeURIComponent(appserviceId)}/ping`,
+        null,
+        { transaction_id: `pstn-start-${Date.now()}` },
+      );
+      log.info("homeserver reached the appservice (ping)");
+    } catch (err) {
+      if (n === 1) log.warn({ err }, "the homeserver could not ping the appservice yet; retrying");
+      timer = setTimeout(() => void attempt(n + 1), Math.min(30_000, 1_000 * n));
+      timer.unref();
+    }
+  };
+  void attempt(1);
+  return {
+    stop: () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
 }
 
 /** Sets the bot's display name once the homeserver answers; retried quietly while it doesn't. */

@@ -31,8 +31,19 @@ export class BridgeProcess {
   static async create(env: E2eEnvironment, name: string, options: { twilioApiBaseUrl: string }): Promise<BridgeProcess> {
     const dir = path.join(env.workDir, name);
     mkdirSync(dir, { recursive: true });
-    const webhookPort = await freeLoopbackPort();
-    const adminPort = await freeLoopbackPort();
+    // Ports the OS just handed out can come round again; never reuse the shared appservice port.
+    const taken = new Set([Number(env.baseConfig.appservice!.port)]);
+    const pick = async () => {
+      for (;;) {
+        const port = await freeLoopbackPort();
+        if (!taken.has(port)) {
+          taken.add(port);
+          return port;
+        }
+      }
+    };
+    const webhookPort = await pick();
+    const adminPort = await pick();
     const config = {
       ...env.baseConfig,
       webhooks: { publicBaseUrl: `http://127.0.0.1:${webhookPort}`, bindAddress: "127.0.0.1", port: webhookPort },
@@ -57,6 +68,7 @@ export class BridgeProcess {
   }
 
   async start(timeoutMs = 30_000): Promise<void> {
+    const startedBefore = this.logs.filter((l) => l.msg === "bridge started").length;
     const out = createWriteStream(this.logPath, { flags: "a" });
     const child = spawn(process.execPath, [path.join(REPO_ROOT, "build", "index.js"), "-c", this.configPath], {
       cwd: REPO_ROOT,
@@ -84,7 +96,8 @@ export class BridgeProcess {
       this.stderr.push(chunk.toString("utf8"));
     });
     const deadline = Date.now() + timeoutMs;
-    while (!this.logs.some((l) => l.msg === "bridge started")) {
+    // Wait for this run's "bridge started", not an earlier run's.
+    while (this.logs.filter((l) => l.msg === "bridge started").length === startedBefore) {
       if (child.exitCode !== null) throw new Error(`bridge exited with ${child.exitCode}: ${this.stderr.join("").slice(-2000)}`);
       if (Date.now() > deadline) throw new Error(`bridge did not start in time: ${this.stderr.join("").slice(-2000)}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
