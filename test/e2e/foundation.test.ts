@@ -214,8 +214,10 @@ describe("kicked and unlinked", () => {
     expect(number.voice_url).toBe(OLD_VOICE_URL);
     await command(alice, controlRoom, "status", /No number is linked/);
     const { body } = await bridge.debugActors();
-    const room = (body as { children: { id: string; children: unknown[] }[] }).children.find((c) => c.id === controlRoom)!;
-    expect(room.children).toEqual([]);
+    const room = (body as { children: { id: string; children: { machine: string }[] }[] }).children.find((c) => c.id === controlRoom)!;
+    expect(room.children.filter((c) => c.machine === "link")).toEqual([]);
+    // The conversation with the phone that texted is a live actor of its own.
+    expect(room.children.map((c) => c.machine)).toEqual(["conversation"]);
   });
 
   it("logged no secret at any point", () => {
