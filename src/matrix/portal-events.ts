@@ -41,7 +41,9 @@ export async function onPortalEvent(deps: MatrixDeps, portal: PortalRecord & { r
   const limits = client && isMessagingCapable(client) ? client.messaging : FALLBACK_LIMITS;
   const signature = deps.storage.controlRooms.get(portal.controlRoomId)?.signature ?? false;
   const needsName = signature || event.content.msgtype === "m.emote";
-  const senderName = (needsName ? await deps.matrix.memberName(portal.roomId, sender, ghost) : null) ?? sender.slice(1, sender.indexOf(":"));
+  // A name lookup that fails must not cost the text: fall back to the user id's localpart.
+  const looked = needsName ? await deps.matrix.memberName(portal.roomId, sender, ghost).catch(() => null) : null;
+  const senderName = looked ?? sender.slice(1, sender.indexOf(":"));
 
   const outbound = toOutbound(event.content, {
     senderName,

@@ -1,4 +1,6 @@
+import { contactOfNumber } from "../../contacts.js";
 import { BridgeError, userMessageOf, isBridgeError } from "../../errors.js";
+import { e164 } from "../../ids.js";
 import { adminLevel, powerOf } from "../gateway.js";
 import { contactCommands } from "./contacts.js";
 import { linkCommand, statusCommand, unlinkCommand } from "./link.js";
@@ -18,7 +20,7 @@ const helpCommand: Command = {
     if (providers.length) lines.push("", "**Linking:** " + providers.map((p) => p.linkUsage).join(", "));
     lines.push(
       "",
-      "Everyone in this room shares the linked number. Each contact gets a room of its own: texts you write there go to the contact, theirs appear there. You can also start a DM with a number's ghost (e.g. @_pstn_15550100134) instead of `dial`.",
+      `Everyone in this room shares the linked number. Each contact gets a room of its own: texts you write there go to the contact, theirs appear there. You can also start a DM with a number's ghost (e.g. ${deps.ghosts.userIdOf(contactOfNumber(e164("+15550100134")))}) instead of \`dial\`.`,
       "End-to-end encrypted rooms are not supported yet.",
     );
     reply(lines.join("\n"));
