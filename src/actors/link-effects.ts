@@ -36,9 +36,13 @@ export function linkEffects(deps: LinkEffectDeps) {
       }),
       probe: fromPromise<ProbeOutput, ProbeInput>(async ({ input }) => {
         const client = clientFor(input);
-        if (isBalanceCapable(client)) return { balance: await client.getBalance() };
-        await client.verify();
-        return { balance: null };
+        const balance = isBalanceCapable(client) ? await client.getBalance() : (await client.verify(), null);
+        // Someone may have changed the number's webhooks at the provider: point them back.
+        const number = await client.findNumber(input.number);
+        const urls = webhookUrls(deps.publicBaseUrl, input.provider, input.linkId);
+        const drifted = number.settings.sms_url !== urls.sms || number.settings.voice_url !== urls.voice;
+        if (drifted) await client.attachNumber(number, urls);
+        return { balance, repaired: drifted };
       }),
       reconcile: fromPromise<number, { linkId: LinkId }>(({ input }) => deps.reconcile(input.linkId)),
       disconnect: fromPromise<void, DisconnectInput>(async ({ input }) => {

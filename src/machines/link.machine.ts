@@ -1,4 +1,4 @@
-import { assign, sendParent, setup, fromPromise, type ActorRefFrom } from "xstate";
+import { assign, enqueueActions, sendParent, setup, fromPromise, type ActorRefFrom } from "xstate";
 import { errorCodeOf, userMessageOf, type ErrorCode } from "../errors.js";
 import type { E164, LinkId, ProviderKind, RoomId } from "../ids.js";
 import type { AccountInfo, AttachResult, Balance, ProviderNumber } from "../providers/types.js";
@@ -87,9 +87,14 @@ export interface ProbeInput {
   accountRef: string;
   credentials: Secret<ProviderCredentials>;
   number: E164;
+  linkId: LinkId;
+  /** The settings from before the link, kept if the probe has to point the webhooks back. */
+  knownPrevious: Record<string, string | null> | null;
 }
 export interface ProbeOutput {
   balance: Balance | null;
+  /** The number's webhooks no longer pointed at the bridge and were pointed back. */
+  repaired: boolean;
 }
 export interface DisconnectInput extends ProbeInput {
   providerNumberId: string | null;
@@ -172,7 +177,8 @@ export const linkMachine = setup({
     // Where a link starts: fresh from `link`, or back from the database after a restart.
     restoring: {
       always: [
-        { guard: { type: "restoringAs", params: { state: "linked" } }, target: "linked" },
+        // A restored link checks itself at once: the provider may have changed while we were down.
+        { guard: { type: "restoringAs", params: { state: "linked" } }, target: "linked.health.probing" },
         { guard: { type: "restoringAs", params: { state: "degraded" } }, target: "degraded" },
         { guard: { type: "restoringAs", params: { state: "bad-credentials" } }, target: "bad-credentials" },
         { guard: { type: "restoringAs", params: { state: "paused" } }, target: "paused" },
@@ -269,17 +275,16 @@ export const linkMachine = setup({
               invoke: {
                 src: "probe",
                 input: ({ context }) => probeInput(context),
-                onDone: [
-                  {
-                    guard: "statusRequested",
-                    target: "idle",
-                    actions: [
-                      { type: "notify", params: ({ context, event }) => statusNotice(context, "linked", event.output.balance) },
-                      assign({ statusRequested: false, failures: 0 }),
-                    ],
-                  },
-                  { target: "idle", actions: assign({ failures: 0 }) },
-                ],
+                onDone: {
+                  target: "idle",
+                  actions: enqueueActions(({ context, event, enqueue }) => {
+                    if (event.output.repaired) {
+                      enqueue({ type: "notify", params: { kind: "link.repaired", provider: context.provider, number: context.number } });
+                    }
+                    if (context.statusRequested) enqueue({ type: "notify", params: statusNotice(context, "linked", event.output.balance) });
+                    enqueue.assign({ statusRequested: false, failures: 0 });
+                  }),
+                },
                 onError: [
                   {
                     guard: "retryable",
@@ -507,6 +512,8 @@ function probeInput(context: LinkContext): ProbeInput {
     accountRef: context.accountRef,
     credentials: context.credentials,
     number: context.number,
+    linkId: context.linkId,
+    knownPrevious: context.previousSettings,
   };
 }
 

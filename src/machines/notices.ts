@@ -15,6 +15,7 @@ export type Notice =
   | { kind: "link.failed"; provider: ProviderKind; number: E164; code: ErrorCode; reason: string }
   | { kind: "link.degraded"; provider: ProviderKind; reason: string; retryInMs: number }
   | { kind: "link.recovered"; provider: ProviderKind; number: E164 }
+  | { kind: "link.repaired"; provider: ProviderKind; number: E164 }
   | {
       kind: "link.status";
       state: LinkStateName;

@@ -39,6 +39,10 @@ export function renderNotice(notice: Notice): MatrixText {
       return markup(`⚠️ ${provider(notice.provider)} is not answering: ${notice.reason} Retrying in ${seconds(notice.retryInMs)}.`);
     case "link.recovered":
       return markup(`✅ ${provider(notice.provider)} is reachable again; ${formatNumber(notice.number)} is linked.`);
+    case "link.repaired":
+      return markup(
+        `⚠️ The webhooks of ${formatNumber(notice.number)} at ${provider(notice.provider)} no longer pointed at the bridge (changed in the console?). I've pointed them back; texts and calls that came in meanwhile are being fetched.`,
+      );
     case "link.status": {
       const lines = [
         `**Number:** ${formatNumber(notice.number)} via ${provider(notice.provider)} (account \`${notice.accountRef}\`)`,

@@ -178,14 +178,31 @@ describe("linking through the real Twilio client and the simulator", () => {
     await eventually(() => matrix.expectNotice(ROOM, /Linked/));
     const smsUrl = sim.twilio.getNumber(NUMBER)!.sms_url;
     shutdown();
-    sim.faults.failRest({ status: 500, code: 20500, times: 100 });
     boot();
-    const tree = runtime.describe();
-    expect(tree.children.find((c) => c.id === ROOM)?.children[0]).toMatchObject({ machine: "link", state: { linked: { health: "idle" } } });
+    await eventually(() =>
+      expect(runtime.describe().children.find((c) => c.id === ROOM)?.children[0]).toMatchObject({ machine: "link", state: { linked: { health: "idle" } } }),
+    );
     expect(sim.twilio.getNumber(NUMBER)!.sms_url).toBe(smsUrl);
-    sim.faults.clear();
+    expect(matrix.noticesIn(ROOM).filter((n) => /Linked/.test(n))).toHaveLength(1);
     await deliver(say("status"));
     await eventually(() => matrix.expectNotice(ROOM, /Balance:\*?\*? 9.99 USD/));
+  });
+
+  it("after a restart, points the number back at the bridge if its webhooks were changed meanwhile", async () => {
+    await deliver(invite(), linkCommand());
+    await eventually(() => matrix.expectNotice(ROOM, /Linked/));
+    const smsUrl = sim.twilio.getNumber(NUMBER)!.sms_url;
+    shutdown();
+    // Someone edits the number in the Twilio console while the bridge is down.
+    const client = createTwilioConnector({ apiBaseUrl: sim.url }).createClient({ accountRef: account.sid, credentials: new Secret({ authToken: account.authToken }) });
+    const number = await client.findNumber(NUMBER as never);
+    await client.detachNumber(number.id, { sms_url: "https://elsewhere.example/sms", voice_url: null });
+    boot();
+    await eventually(() => matrix.expectNotice(ROOM, /no longer pointed at the bridge/));
+    expect(sim.twilio.getNumber(NUMBER)!.sms_url).toBe(smsUrl);
+    await deliver(say("unlink"));
+    await eventually(() => matrix.expectNotice(ROOM, /Unlinked/));
+    expect(sim.twilio.getNumber(NUMBER)!.sms_url).toBe("https://old.example/sms");
   });
 
   it("handles events a crash left stored but unhandled, once", async () => {

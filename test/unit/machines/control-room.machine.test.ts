@@ -46,7 +46,7 @@ describe("control room machine", () => {
   it("spawns a link on `link`, tracks its state and routes status to it", async () => {
     const fakes = linkFakes();
     fakes.script.connect.push(connected());
-    fakes.script.probe.push({ balance: { amount: "3.00", currency: "USD" } });
+    fakes.script.probe.push({ balance: { amount: "3.00", currency: "USD" }, repaired: false });
     const { actor, roomNotices, errors } = startRoom(fakes);
     actor.send(linkCommand());
     await settle();
@@ -110,7 +110,7 @@ describe("control room machine", () => {
   it("pauses the link when the bot is removed and resumes it when the bot is back", async () => {
     const fakes = linkFakes();
     fakes.script.connect.push(connected());
-    fakes.script.probe.push({ balance: null });
+    fakes.script.probe.push({ balance: null, repaired: false });
     const { actor, statuses } = startRoom(fakes);
     actor.send(linkCommand());
     await settle();

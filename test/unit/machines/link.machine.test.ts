@@ -81,7 +81,7 @@ describe("link machine", () => {
   it("status in linked probes the provider and reports the balance", async () => {
     const fakes = linkFakes();
     fakes.script.connect.push(connected());
-    fakes.script.probe.push({ balance: { amount: "12.50", currency: "USD" } });
+    fakes.script.probe.push({ balance: { amount: "12.50", currency: "USD" }, repaired: false });
     const { actor } = start(fakes);
     await settle();
     actor.send({ type: "status" });
@@ -93,7 +93,7 @@ describe("link machine", () => {
   it("the periodic health check is silent when healthy and degrades on an outage", async () => {
     const fakes = linkFakes();
     fakes.script.connect.push(connected());
-    fakes.script.probe.push({ balance: null }, fail("provider-unavailable"));
+    fakes.script.probe.push({ balance: null, repaired: false }, fail("provider-unavailable"));
     const { actor, clock } = start(fakes);
     await settle();
     clock.increment(15 * 60_000);
@@ -140,7 +140,7 @@ describe("link machine", () => {
   it("pause and resume: a paused link does nothing until resumed, then checks itself", async () => {
     const fakes = linkFakes();
     fakes.script.connect.push(connected());
-    fakes.script.probe.push({ balance: null });
+    fakes.script.probe.push({ balance: null, repaired: false });
     const { actor, clock } = start(fakes);
     await settle();
     actor.send({ type: "pause" });
@@ -155,13 +155,23 @@ describe("link machine", () => {
     expect(fakes.persisted).toEqual(["linking", "linked", "paused", "linked"]);
   });
 
-  it("restores a stored linked link without contacting the provider", async () => {
+  it("restores a stored linked link without re-linking, and checks it at once", async () => {
     const fakes = linkFakes();
+    fakes.script.probe.push({ balance: null, repaired: false });
     const { actor } = start(fakes, linkInput({ restore: { state: "linked", stateCode: null, providerNumberId: "PN1", previousSettings: {} } }));
     await settle();
     expect(actor.getSnapshot().matches({ linked: { health: "idle" } })).toBe(true);
     expect(fakes.calls.connect).toHaveLength(0);
+    expect(fakes.calls.probe).toHaveLength(1);
     expect(fakes.notices).toEqual([]);
+  });
+
+  it("says so when a check found the webhooks changed at the provider and pointed them back", async () => {
+    const fakes = linkFakes();
+    fakes.script.probe.push({ balance: null, repaired: true });
+    start(fakes, linkInput({ restore: { state: "linked", stateCode: null, providerNumberId: "PN1", previousSettings: {} } }));
+    await settle();
+    expect(fakes.kinds()).toEqual(["link.repaired"]);
   });
 
   it("never exposes the credentials when the snapshot is serialised", async () => {
