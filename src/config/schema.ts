@@ -142,6 +142,52 @@ export const configSchema: JSONSchemaType<Config> = {
         },
       },
     },
+    calls: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      description: "Phone calls between Matrix (Element's calls) and the phone network.",
+      properties: {
+        enabled: { type: "boolean", default: true, description: "Bridge calls; when false, callers hear a message asking them to text." },
+        ringTimeoutSeconds: {
+          type: "integer",
+          minimum: 5,
+          maximum: 120,
+          default: 30,
+          description: "How long Matrix users' clients ring before the caller goes to voicemail.",
+        },
+        voicemail: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: "boolean", default: true, description: "Take a message when nobody answers." },
+            greeting: {
+              type: "string",
+              minLength: 1,
+              maxLength: 400,
+              default: "Nobody can take your call right now. Please leave a message after the tone.",
+              description: "What the caller hears before recording.",
+            },
+            maxLengthSeconds: { type: "integer", minimum: 5, maximum: 600, default: 120, description: "Longest message recorded." },
+          },
+        },
+        allowedCountries: {
+          type: "array",
+          items: { type: "string", pattern: "^([A-Z]{2}|\\*)$" },
+          default: [],
+          hint: "must list two-letter country codes such as GB, or *",
+          description:
+            "Countries outbound calls may reach besides the linked number's own (toll-fraud protection): ISO codes like \"GB\", or \"*\" for all.",
+        },
+        allowPremium: { type: "boolean", default: false, description: "Allow calls to premium-rate numbers." },
+        loopbackMediaOnly: {
+          type: "boolean",
+          default: false,
+          description: "Offer and accept only 127.0.0.1 ICE candidates (for the sandbox and tests on one machine).",
+        },
+      },
+    },
     providers: {
       type: "object",
       additionalProperties: false,

@@ -41,6 +41,23 @@ export interface Config {
     port: number;
     token: string | null;
   };
+  calls: {
+    enabled: boolean;
+    ringTimeoutSeconds: number;
+    voicemail: {
+      enabled: boolean;
+      greeting: string;
+      maxLengthSeconds: number;
+    };
+    /**
+     * Where outbound calls may go, besides the linked number's own country: country codes
+     * ("GB", "DE"); "*" for everywhere. Premium-rate numbers need `allowPremium`.
+     */
+    allowedCountries: string[];
+    allowPremium: boolean;
+    /** Only loopback ICE candidates (sandbox and tests, where everything runs on one machine). */
+    loopbackMediaOnly: boolean;
+  };
   providers: {
     twilio: {
       enabled: boolean;

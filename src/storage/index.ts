@@ -1,3 +1,4 @@
+import { CallStore } from "./calls.js";
 import { ContactStore } from "./contacts.js";
 import { ControlRoomStore } from "./control-rooms.js";
 import { CredentialCipher } from "./credentials.js";
@@ -22,6 +23,7 @@ export interface Storage {
   messages: MessageStore;
   reconcileMarks: ReconcileMarkStore;
   dmChoices: DmChoiceStore;
+  calls: CallStore;
   close(): void;
 }
 
@@ -40,6 +42,7 @@ export function openStorage(path: string, credentialKey: Secret<string>): Storag
       messages: new MessageStore(db),
       reconcileMarks: new ReconcileMarkStore(db),
       dmChoices: new DmChoiceStore(db),
+      calls: new CallStore(db),
       close: () => db.close(),
     };
   } catch (err) {

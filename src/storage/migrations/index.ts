@@ -1,7 +1,8 @@
 import { initial } from "./001-initial.js";
 import { texting } from "./002-texting.js";
+import { calls } from "./003-calls.js";
 import type { Migration } from "./migration.js";
 
 export type { Migration };
 
-export const migrations: readonly Migration[] = [initial, texting];
+export const migrations: readonly Migration[] = [initial, texting, calls];
