@@ -16,12 +16,18 @@ export function contactOf(sender: Sender): ContactId {
       return `sc:${sender.code}` as ContactId;
     case "alphanumeric":
       return `an:${sender.name}` as ContactId;
+    case "withheld":
+      return WITHHELD;
   }
 }
+
+/** The one contact every call with a withheld number belongs to (its ghost is `…anonymous`). */
+export const WITHHELD = "anonymous" as ContactId;
 
 export const contactOfNumber = (number: E164): ContactId => number as string as ContactId;
 
 export function senderOf(contact: ContactId): Sender {
+  if (contact === WITHHELD) return { kind: "withheld" };
   if (isE164(contact)) return { kind: "number", number: contact };
   if (contact.startsWith("sc:")) return { kind: "short-code", code: contact.slice(3) };
   if (contact.startsWith("an:")) return { kind: "alphanumeric", name: contact.slice(3) };
@@ -38,5 +44,14 @@ export function addressOf(contact: ContactId): string | null {
 export function displayName(contact: ContactId, petName?: string | null): string {
   if (petName) return petName;
   const sender = senderOf(contact);
-  return sender.kind === "number" ? formatNumber(sender.number) : sender.kind === "short-code" ? `Short code ${sender.code}` : sender.name;
+  switch (sender.kind) {
+    case "number":
+      return formatNumber(sender.number);
+    case "short-code":
+      return `Short code ${sender.code}`;
+    case "alphanumeric":
+      return sender.name;
+    case "withheld":
+      return "Withheld number";
+  }
 }

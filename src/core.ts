@@ -3,7 +3,8 @@ import { ProviderClients } from "./actors/clients.js";
 import { conversationEffects } from "./actors/conversation-effects.js";
 import { startRuntime, type BridgeRuntime } from "./actors/runtime.js";
 import type { Clock } from "./clock.js";
-import type { PermissionLevel } from "./config/types.js";
+import type { Config, PermissionLevel } from "./config/types.js";
+import { createCalls, type Calls } from "./actors/calls.js";
 import type { Logger } from "./log.js";
 import { MediaUrlSigner } from "./media/signed-urls.js";
 import type { MatrixGateway } from "./matrix/gateway.js";
@@ -12,14 +13,13 @@ import { createEventHandler } from "./matrix/handler.js";
 import { Notifier } from "./matrix/notifier.js";
 import { Permissions } from "./matrix/permissions.js";
 import { PortalRooms } from "./matrix/portals.js";
-import { markup } from "./matrix/text.js";
-import { formatNumber } from "./numbers.js";
 import type { ProviderRegistry } from "./providers/registry.js";
 import type { Secret } from "./secret.js";
 import type { Storage } from "./storage/index.js";
 
 export interface CoreOptions {
   storage: Storage;
+  calls: Config["calls"];
   providers: ProviderRegistry;
   matrix: MatrixGateway;
   permissions: Record<string, PermissionLevel>;
@@ -40,6 +40,8 @@ export interface Core {
   portals: PortalRooms;
   ghosts: Ghosts;
   signer: MediaUrlSigner;
+  calls: Calls;
+  clients: ProviderClients;
 }
 
 export function createCore(options: CoreOptions): Core {
@@ -50,7 +52,19 @@ export function createCore(options: CoreOptions): Core {
   const portals = new PortalRooms(matrix, storage, ghosts, log.child({ component: "portals" }));
   const mediaKey = Buffer.from(hkdfSync("sha256", options.credentialKey.reveal(), "matrix-pstn-bridge", "media-urls", 32));
   const signer = new MediaUrlSigner(mediaKey, clock);
-  const runtime = startRuntime({
+  let runtime: BridgeRuntime | undefined;
+  const calls = createCalls({
+    storage,
+    matrix,
+    portals,
+    clients,
+    config: options.calls,
+    publicBaseUrl: options.publicBaseUrl,
+    clock,
+    log,
+    send: (roomId, event) => runtime?.send(roomId, event),
+  });
+  runtime = startRuntime({
     storage,
     providers: options.providers,
     clients,
@@ -65,16 +79,16 @@ export function createCore(options: CoreOptions): Core {
       log: log.child({ component: "conversations" }),
       publicBaseUrl: options.publicBaseUrl,
     }),
-    onCall: (roomId, event) =>
-      notifier.send(
-        roomId,
-        markup(`📞 Missed call from ${event.from ? formatNumber(event.from) : "a withheld number"}: calls are not bridged yet; the caller was asked to text instead.`),
-        "missed call",
-      ),
+    calls: calls.effects,
+    onCallEvent: (event) => calls.providerEvent(event),
+    onChildFailed: (_roomId, actorId) => {
+      if (actorId.startsWith("call")) void calls.abort(actorId);
+    },
     clock,
     log: log.child({ component: "actors" }),
     publicBaseUrl: options.publicBaseUrl,
   });
+  void calls.endLeftovers().catch((err: unknown) => log.error({ err }, "could not end the calls a previous run left open"));
   const handle = createEventHandler({
     matrix,
     runtime,
@@ -86,9 +100,10 @@ export function createCore(options: CoreOptions): Core {
     portals,
     ghosts,
     signer,
+    calls,
     clock,
     publicBaseUrl: options.publicBaseUrl,
     log: log.child({ component: "matrix" }),
   });
-  return { runtime, handle, notifier, portals, ghosts, signer };
+  return { runtime, handle, notifier, portals, ghosts, signer, calls, clients };
 }

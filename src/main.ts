@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config/types.js";
-import { displayName } from "./contacts.js";
+import { dialPadNumber } from "./calls/dial-pad.js";
+import { contactOfNumber, displayName } from "./contacts.js";
 import { createCore } from "./core.js";
 import { buildAdminApp } from "./http/admin-app.js";
 import { mediaRoutes } from "./http/media-route.js";
@@ -50,10 +51,19 @@ export async function runBridge(config: Config, registrationPath: string, clock:
         const contact = ghosts.contactOf(userId);
         return contact ? { name: displayName(contact) } : null;
       },
+      lookupPhone: async (input) => {
+        const number = dialPadNumber(input, storage.links.list().map((l) => l.phoneNumber));
+        if (!number) return null;
+        const ghost = ghosts.userIdOf(contactOfNumber(number));
+        // Element invites the user right away: the ghost must exist by then.
+        await appservice.gateway.ensureGhost(ghost, displayName(contactOfNumber(number)));
+        return ghost;
+      },
     });
     closers.unshift(() => appservice.close());
     const core = createCore({
       storage,
+      calls: config.calls,
       providers,
       matrix: appservice.gateway,
       permissions: config.permissions,
@@ -65,6 +75,8 @@ export async function runBridge(config: Config, registrationPath: string, clock:
       log,
     });
     closers.unshift(() => core.runtime.stop());
+    // Live calls are hung up on both sides before the actors stop.
+    closers.unshift(() => core.calls.shutdown());
     handle = core.handle;
     inbox.start();
 
@@ -73,6 +85,10 @@ export async function runBridge(config: Config, registrationPath: string, clock:
       publicBaseUrl: config.webhooks.publicBaseUrl,
       accountOf: (linkId) => storage.links.get(linkId),
       deliver: core.runtime.deliver,
+      incomingCall: core.calls.incomingCall,
+      outboundAnswered: core.calls.outboundAnswered,
+      afterStream: core.calls.afterStream,
+      mediaStream: core.calls.mediaStream,
       log: log.child({ component: "webhooks" }),
     });
     await webhooks.register(mediaRoutes, {

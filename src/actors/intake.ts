@@ -11,8 +11,8 @@ export interface IntakeDeps {
   storage: Storage;
   /** Wakes a control room's actors; called after the event is stored. */
   send(roomId: RoomId, event: ControlRoomEvent): void;
-  /** What to do with a call until calls are bridged. */
-  onCall?(roomId: RoomId, event: Extract<ProviderEvent, { type: "call.incoming" }>): void;
+  /** Call status callbacks and recordings go to the calls' actors. */
+  onCallEvent(event: Extract<ProviderEvent, { type: "call.status" | "call.recording" }>): void;
   clock: Clock;
   log: Logger;
 }
@@ -57,9 +57,11 @@ export function createIntake(deps: IntakeDeps) {
         return;
       }
       case "call.incoming":
-        deps.onCall?.(link.roomId, event);
+        // Incoming calls are answered by the voice webhook itself (calls.ts), not through here.
         return;
       case "call.status":
+      case "call.recording":
+        deps.onCallEvent(event);
         return;
     }
   };

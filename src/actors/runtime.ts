@@ -4,6 +4,7 @@ import type { RoomId, UserId } from "../ids.js";
 import type { Logger } from "../log.js";
 import { bridgeMachine, type BridgeActor } from "../machines/bridge.machine.js";
 import { controlRoomMachine, type ControlRoomEvent, type ControlRoomInput } from "../machines/control-room.machine.js";
+import { callMachine } from "../machines/call.machine.js";
 import { conversationMachine } from "../machines/conversation.machine.js";
 import { linkMachine, type LinkInput } from "../machines/link.machine.js";
 import type { NoticeSink } from "../machines/notices.js";
@@ -11,6 +12,7 @@ import type { ProviderEvent } from "../providers/events.js";
 import type { ProviderRegistry } from "../providers/registry.js";
 import type { Storage } from "../storage/index.js";
 import type { LinkRecord } from "../storage/links.js";
+import type { Calls } from "./calls.js";
 import type { ProviderClients } from "./clients.js";
 import type { conversationEffects } from "./conversation-effects.js";
 import { createIntake, type Deliver } from "./intake.js";
@@ -25,8 +27,12 @@ export interface RuntimeDeps {
   notifier: NoticeSink;
   /** The conversation actors' effects (Matrix and provider work), from conversation-effects.ts. */
   conversations: ReturnType<typeof conversationEffects>;
-  /** What to do with an incoming call until calls are bridged. */
-  onCall?(roomId: RoomId, event: Extract<ProviderEvent, { type: "call.incoming" }>): void;
+  /** The call actors' effects, from calls.ts. */
+  calls: Calls["effects"];
+  /** Provider call events (status callbacks, recordings), for the calls' actors. */
+  onCallEvent(event: Extract<ProviderEvent, { type: "call.status" | "call.recording" }>): void;
+  /** A child actor of a control room failed; calls are ended cleanly. */
+  onChildFailed?(roomId: RoomId, actorId: string): void;
   clock: Clock;
   log: Logger;
   publicBaseUrl: string;
@@ -56,7 +62,7 @@ export function startRuntime(deps: RuntimeDeps): BridgeRuntime {
   const { storage, clock, log } = deps;
   let actor: BridgeActor;
   const send = (roomId: RoomId, event: ControlRoomEvent) => actor.send({ type: "room.event", roomId, event });
-  const deliver = createIntake({ storage, send, clock, log: log.child({ component: "intake" }), ...(deps.onCall ? { onCall: deps.onCall } : {}) });
+  const deliver = createIntake({ storage, send, onCallEvent: deps.onCallEvent, clock, log: log.child({ component: "intake" }) });
 
   const link = linkMachine.provide(
     linkEffects({
@@ -70,11 +76,14 @@ export function startRuntime(deps: RuntimeDeps): BridgeRuntime {
     }),
   );
   const controlRoom = controlRoomMachine.provide({
-    actors: { link, conversation: conversationMachine.provide(deps.conversations) },
+    actors: { link, conversation: conversationMachine.provide(deps.conversations), call: callMachine.provide(deps.calls) },
     actions: {
       notify: ({ context }, notice) => deps.notifier.notice(context.roomId, notice),
       persistStatus: ({ context }, { paused }) => storage.controlRooms.setStatus(context.roomId, paused ? "paused" : "active"),
-      childFailed: ({ context }, { actorId, error }) => log.error({ err: error, roomId: context.roomId, actorId }, "a control room's child actor failed"),
+      childFailed: ({ context }, { actorId, error }) => {
+        log.error({ err: error, roomId: context.roomId, actorId }, "a control room's child actor failed");
+        deps.onChildFailed?.(context.roomId, actorId);
+      },
       resumeConversations: ({ context }) => {
         const roomId = context.roomId;
         // After this transition: the room is active again by then and takes the work.

@@ -3,6 +3,7 @@ import type { E164, LinkId, ProviderKind, RoomId } from "../ids.js";
 import type { Secret } from "../secret.js";
 import type { ProviderCredentials } from "../storage/links.js";
 import type { PortalId } from "../ids.js";
+import { callMachine, type CallEvent, type CallInput } from "./call.machine.js";
 import { conversationMachine } from "./conversation.machine.js";
 import { linkMachine, type LinkEvent, type LinkInput, type LinkStateName, type LinkStateReport } from "./link.machine.js";
 import type { Notice } from "./notices.js";
@@ -30,6 +31,8 @@ export interface ControlRoomContext {
   linkNumber: E164 | null;
   /** Conversations with a live actor (idle ones stop and are spawned again on the next text). */
   conversations: Record<string, true>;
+  /** Calls in progress; each ends and leaves on its own. */
+  calls: Record<string, true>;
 }
 
 export type ControlRoomEvent =
@@ -44,6 +47,10 @@ export type ControlRoomEvent =
   | { type: "command.unlink" }
   /** Something new for a conversation: a text in or out, or a delivery outcome. */
   | { type: "conversation.work"; portalId: PortalId }
+  /** A call begins (rung in, or dialled out from Matrix). */
+  | { type: "call.start"; call: CallInput }
+  /** Something happened to a call in progress. */
+  | { type: "call.event"; callId: string; event: CallEvent }
   | { type: "command.status" }
   /** The bot was kicked or left: keep the link, stop serving. */
   | { type: "bot.removed" }
@@ -62,7 +69,7 @@ const roomSetup = setup({
     input: {} as ControlRoomInput,
     events: {} as ControlRoomEvent,
   },
-  actors: { link: linkMachine, conversation: conversationMachine },
+  actors: { link: linkMachine, conversation: conversationMachine, call: callMachine },
   actions: {
     notify: (_args, _params: Notice) => {},
     /** Records whether the room is active or paused (synchronously). */
@@ -77,6 +84,7 @@ const roomSetup = setup({
     linkBusy: ({ context }) => context.linkState !== null && BUSY_STATES.includes(context.linkState),
     isOwnLink: ({ context, event }) => "actorId" in event && event.actorId === context.linkId,
     isConversation: ({ context, event }) => "actorId" in event && context.conversations[event.actorId] === true,
+    isCall: ({ context, event }) => "actorId" in event && context.calls[event.actorId] === true,
   },
 });
 
@@ -97,6 +105,7 @@ export const controlRoomMachine = roomSetup.createMachine({
       linkState: null,
       linkNumber: input.link?.number ?? null,
       conversations: {},
+      calls: {},
     };
   },
   initial: "starting",
@@ -153,6 +162,13 @@ export const controlRoomMachine = roomSetup.createMachine({
             enqueue.assign({ conversations: { ...context.conversations, [event.portalId]: true } });
           }),
         },
+        "call.start": {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            if (context.calls[event.call.callId]) return;
+            enqueue.spawnChild("call", { id: event.call.callId, input: event.call });
+            enqueue.assign({ calls: { ...context.calls, [event.call.callId]: true } });
+          }),
+        },
         "bot.removed": "paused",
       },
     },
@@ -174,6 +190,11 @@ export const controlRoomMachine = roomSetup.createMachine({
     },
   },
   on: {
+    "call.event": {
+      actions: enqueueActions(({ context, event, enqueue }) => {
+        if (context.calls[event.callId]) enqueue.sendTo(event.callId, event.event);
+      }),
+    },
     "link.state": {
       guard: ({ context, event }) => event.linkId === context.linkId,
       actions: assign(({ event }) => ({ linkState: event.state })),
@@ -187,6 +208,10 @@ export const controlRoomMachine = roomSetup.createMachine({
         guard: "isConversation",
         actions: [stopChild(({ event }) => event.actorId), assign(({ context, event }) => ({ conversations: without(context.conversations, event.actorId) }))],
       },
+      {
+        guard: "isCall",
+        actions: [stopChild(({ event }) => event.actorId), assign(({ context, event }) => ({ calls: without(context.calls, event.actorId) }))],
+      },
     ],
     // A failing child must never take the room down: log it, tell the room, forget the child.
     "xstate.error.actor.*": [
@@ -197,6 +222,14 @@ export const controlRoomMachine = roomSetup.createMachine({
           { type: "notify", params: { kind: "internal-error", what: "the phone-number link" } },
           stopChild(({ event }) => event.actorId),
           assign({ linkId: null, linkState: null, linkNumber: null }),
+        ],
+      },
+      {
+        guard: "isCall",
+        actions: [
+          { type: "childFailed", params: ({ event }) => ({ actorId: event.actorId, error: event.error }) },
+          stopChild(({ event }) => event.actorId),
+          assign(({ context, event }) => ({ calls: without(context.calls, event.actorId) })),
         ],
       },
       {

@@ -5,6 +5,7 @@ import type { MatrixGateway } from "./gateway.js";
 import { IntentGateway } from "./intent-gateway.js";
 import { routeLibraryLogs } from "./library-logs.js";
 import { MatrixMedia } from "./media.js";
+import { PSTN_PROTOCOLS } from "./registration.js";
 import { Secret } from "../secret.js";
 
 /** A raw event as the homeserver pushes it in a transaction. */
@@ -33,6 +34,8 @@ export interface AppserviceOptions {
    * never used): a display name to create it with, or null for "no such user".
    */
   userQuery(userId: string): { name: string } | null;
+  /** Element's dial pad (MSC2845): the ghost for a number as typed, or none. */
+  lookupPhone(input: string): Promise<string | null>;
 }
 
 export interface RunningAppservice {
@@ -62,6 +65,25 @@ export async function startAppservice(options: AppserviceOptions): Promise<Runni
     controller: {
       onEvent: () => {},
       onUserQuery: (user) => options.userQuery(user.getId()) ?? null,
+      thirdPartyLookup: {
+        protocols: PSTN_PROTOCOLS,
+        getProtocol: () => ({
+          user_fields: ["m.id.phone"],
+          location_fields: [],
+          icon: "",
+          field_types: { "m.id.phone": { regexp: "[+0-9()\\s.-]+", placeholder: "+1 555 010 0134" } },
+          instances: [{ desc: "Phone", network_id: "pstn", fields: {} }],
+        }),
+        getUser: async (protocol, fields) => {
+          const typed = fields["m.id.phone"];
+          const input = Array.isArray(typed) ? typed[0] : typed;
+          if (!input) return [];
+          const userid = await options.lookupPhone(input);
+          // The number is echoed as typed: Element shows it, and MSC2845 says not to canonicalise.
+          return userid ? [{ userid, protocol, fields: { "m.id.phone": input } }] : [];
+        },
+        getLocation: () => [],
+      },
     },
   });
   await bridge.initialise();

@@ -1,3 +1,4 @@
+import type { Calls } from "../actors/calls.js";
 import type { ProviderClients } from "../actors/clients.js";
 import type { BridgeRuntime } from "../actors/runtime.js";
 import type { Clock } from "../clock.js";
@@ -23,6 +24,7 @@ export interface MatrixDeps {
   portals: PortalRooms;
   ghosts: Ghosts;
   signer: MediaUrlSigner;
+  calls: Calls;
   clock: Clock;
   publicBaseUrl: string;
   log: Logger;

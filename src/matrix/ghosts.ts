@@ -1,4 +1,4 @@
-import { senderOf } from "../contacts.js";
+import { senderOf, WITHHELD } from "../contacts.js";
 import { isE164, userId, type ContactId, type UserId } from "../ids.js";
 
 /**
@@ -20,7 +20,9 @@ export class Ghosts {
         ? sender.number.slice(1)
         : sender.kind === "short-code"
           ? `sc_${sender.code}`
-          : `an_${escapeLocalpart(sender.name)}`;
+          : sender.kind === "withheld"
+            ? "anonymous"
+            : `an_${escapeLocalpart(sender.name)}`;
     return userId(`@${this.prefix}${local}:${this.domain}`);
   }
 
@@ -32,6 +34,7 @@ export class Ghosts {
     const local = id.slice(head.length, id.length - tail.length);
     if (/^[1-9]\d{1,14}$/.test(local) && isE164(`+${local}`)) return `+${local}` as ContactId;
     if (/^sc_\d{3,8}$/.test(local)) return `sc:${local.slice(3)}` as ContactId;
+    if (local === "anonymous") return WITHHELD;
     if (local.startsWith("an_")) {
       const name = unescapeLocalpart(local.slice(3));
       return name ? (`an:${name}` as ContactId) : null;

@@ -5,6 +5,7 @@ import type { MatrixDeps } from "./deps.js";
 import { onDmAnswer, onGhostInvited } from "./dm.js";
 import type { Membership } from "./gateway.js";
 import { onPortalEvent } from "./portal-events.js";
+import { CALL_EVENT_TYPES } from "./voip.js";
 import { markup } from "./text.js";
 
 const WELCOME = [
@@ -108,6 +109,10 @@ export function createEventHandler(deps: MatrixDeps) {
     const sender = toUserId(event.sender);
     if (event.type === "m.room.member" && typeof event.state_key === "string") return onMembership(roomId, sender, event);
     if (matrix.isBridgeUser(sender)) return;
+    if (CALL_EVENT_TYPES.has(event.type)) {
+      if (permissions.allows(sender, "user")) await deps.calls.matrixEvent(roomId, sender, event.type, event.content);
+      return;
+    }
     if (runtime.isControlRoom(roomId)) {
       if (event.type === "m.room.message") return onMessage(roomId, sender, event);
       return;

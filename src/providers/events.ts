@@ -6,8 +6,15 @@ import type { E164, LinkId } from "../ids.js";
  * field names (Twilio's `MessageSid`, `From`, ...).
  */
 
-/** Who sent a text: a phone number, or a short code / alphanumeric sender id that can't be called back. */
-export type Sender = { kind: "number"; number: E164 } | { kind: "short-code"; code: string } | { kind: "alphanumeric"; name: string };
+/**
+ * Who sent a text or placed a call: a phone number, a short code or alphanumeric sender id (which
+ * can't be called back), or a caller who withheld their number.
+ */
+export type Sender =
+  | { kind: "number"; number: E164 }
+  | { kind: "short-code"; code: string }
+  | { kind: "alphanumeric"; name: string }
+  | { kind: "withheld" };
 
 export interface InboundMedia {
   url: string;
@@ -50,8 +57,19 @@ export interface CallStatusChanged {
   type: "call.status";
   linkId: LinkId;
   providerCallId: string;
+  /** The bridge's id of the call, when the callback URL carried it (outbound calls). */
+  callId: string | null;
   status: CallStatus;
   durationSeconds: number | null;
 }
 
-export type ProviderEvent = SmsReceived | MessageStatusChanged | CallIncoming | CallStatusChanged;
+/** A voicemail recording is ready at the provider. */
+export interface CallRecording {
+  type: "call.recording";
+  linkId: LinkId;
+  providerCallId: string;
+  url: string;
+  durationSeconds: number;
+}
+
+export type ProviderEvent = SmsReceived | MessageStatusChanged | CallIncoming | CallStatusChanged | CallRecording;

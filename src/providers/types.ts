@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { E164, LinkId, ProviderKind } from "../ids.js";
 import type { Logger } from "../log.js";
 import type { Secret } from "../secret.js";
-import type { InboundMedia, MessageStatus, ProviderEvent, Sender } from "./events.js";
+import type { CallIncoming, InboundMedia, MessageStatus, ProviderEvent, Sender } from "./events.js";
 import type { ProviderCredentials } from "../storage/links.js";
 
 /**
@@ -149,6 +149,51 @@ export interface MessagingCapable {
 export const isMessagingCapable = (client: ProviderClient): client is ProviderClient & MessagingCapable =>
   typeof (client as Partial<MessagingCapable>).sendMessage === "function";
 
+/**
+ * What the caller hears next, decided by the bridge; each provider renders it in its own
+ * language (TwiML for Twilio).
+ */
+export type CallPlan =
+  /** Open a two-way media stream carrying these parameters (the call's id and one-time token). */
+  | { kind: "stream"; parameters: Record<string, string> }
+  | { kind: "voicemail"; greeting: string; maxLengthSeconds: number }
+  | { kind: "reject"; reason: "busy" | "rejected" }
+  | { kind: "say"; text: string }
+  | { kind: "hangup" };
+
+/** A call's live audio from the provider: 8 kHz µ-law, both ways. */
+export interface ProviderMediaStream {
+  readonly providerCallId: string;
+  /** The parameters the plan asked the stream to carry. */
+  readonly parameters: Record<string, string>;
+  onAudio(listener: (mulaw: Buffer) => void): void;
+  /** Keys the caller pressed, as the provider reports them. */
+  onDigit(listener: (digit: string) => void): void;
+  onClose(listener: () => void): void;
+  /** Plays audio to the caller, in order; any length. */
+  sendAudio(mulaw: Buffer): void;
+  /** Drops audio sent but not yet played (ringback, once answered). */
+  clearAudio(): void;
+  /** Ends the stream; the provider then asks what next (`afterStream`). */
+  close(): void;
+}
+
+/**
+ * Calls. Rejections follow the client contract above (`provider-unavailable` worth retrying,
+ * `provider-rejected` not).
+ */
+export interface VoiceCapable {
+  /** Dials a number; `answerUrl` is fetched for what to do once it answers. */
+  placeCall(options: { from: E164; to: E164; answerUrl: string; statusCallback: string; timeoutSeconds: number }): Promise<{ providerCallId: string }>;
+  /** Hangs up a call; one that already ended is not an error. */
+  hangupCall(providerCallId: string): Promise<void>;
+  /** Downloads a voicemail recording (WAV). */
+  fetchRecording(url: string, maxBytes: number): Promise<{ data: Buffer; contentType: string }>;
+}
+
+export const isVoiceCapable = (client: ProviderClient): client is ProviderClient & VoiceCapable =>
+  typeof (client as Partial<VoiceCapable>).placeCall === "function";
+
 /** What a connector's webhook plugin gets from the bridge. */
 export interface WebhookContext {
   /** The public base URL providers were told to call; signatures are checked against it. */
@@ -161,6 +206,14 @@ export interface WebhookContext {
    * plugin must then answer with a 5xx.
    */
   deliver(event: ProviderEvent): void;
+  /** A call came in: what the caller hears now. Decided synchronously, stored before returning. */
+  incomingCall(event: CallIncoming): CallPlan;
+  /** An outbound call was answered and the provider asks what to do: the call's id is `callId`. */
+  outboundAnswered(linkId: LinkId, callId: string): CallPlan;
+  /** The media stream of a call ended (the bridge closed it, or it broke): what next. */
+  afterStream(linkId: LinkId, providerCallId: string): CallPlan;
+  /** A call's media stream opened; the bridge checks its one-time token. */
+  mediaStream(linkId: LinkId, stream: ProviderMediaStream): void;
   log: Logger;
 }
 

@@ -16,6 +16,7 @@ import { createTwilioConnector } from "../../src/providers/twilio/connector.js";
 import { startCarrierSimulator, type CarrierSimulator } from "../../src/sandbox/simulator/index.js";
 import { Secret } from "../../src/secret.js";
 import { openStorage, type Storage } from "../../src/storage/index.js";
+import { callsConfig } from "../helpers/calls-config.js";
 import { eventually, FakeMatrix } from "../helpers/fake-matrix.js";
 
 /**
@@ -40,6 +41,7 @@ function boot() {
   storage = openStorage(dbPath, KEY);
   const core = createCore({
     storage,
+    calls: callsConfig(),
     providers: new ProviderRegistry([createTwilioConnector({ apiBaseUrl: sim.url })]),
     matrix,
     permissions: { localhost: "user", "@mallory:localhost": "none", "@root:localhost": "admin" },

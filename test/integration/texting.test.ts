@@ -6,7 +6,7 @@ import type { FastifyInstance } from "fastify";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { BridgeRuntime } from "../../src/actors/runtime.js";
 import { systemClock } from "../../src/clock.js";
-import { createCore } from "../../src/core.js";
+import { createCore, type Core } from "../../src/core.js";
 import { mediaRoutes } from "../../src/http/media-route.js";
 import { buildWebhookApp } from "../../src/http/webhook-app.js";
 import type { MediaUrlSigner } from "../../src/media/signed-urls.js";
@@ -20,6 +20,7 @@ import { startCarrierSimulator, type CarrierSimulator } from "../../src/sandbox/
 import { freeLoopbackPort } from "../../src/sandbox/synapse.js";
 import { Secret } from "../../src/secret.js";
 import { openStorage, type Storage } from "../../src/storage/index.js";
+import { callsConfig } from "../helpers/calls-config.js";
 import { eventually, FakeMatrix } from "../helpers/fake-matrix.js";
 
 /**
@@ -49,6 +50,8 @@ let counter = 0;
 let webhooks: FastifyInstance;
 let publicBaseUrl: string;
 let signer: MediaUrlSigner;
+let currentCore: Core | undefined;
+const core = () => currentCore;
 
 /**
  * The public listener, on loopback, so Twilio's status callbacks and media fetches reach the
@@ -62,6 +65,10 @@ async function listen() {
     publicBaseUrl,
     accountOf: (id) => storage.links.get(id),
     deliver: (event) => runtime.deliver(event),
+    incomingCall: (event) => core()!.calls.incomingCall(event),
+    outboundAnswered: (linkId, callId) => core()!.calls.outboundAnswered(linkId, callId),
+    afterStream: (linkId, sid) => core()!.calls.afterStream(linkId, sid),
+    mediaStream: (linkId, stream) => core()!.calls.mediaStream(linkId, stream),
     log: LOG,
   });
   await webhooks.register(mediaRoutes, {
@@ -76,8 +83,9 @@ async function listen() {
 
 function boot() {
   storage = openStorage(dbPath, KEY);
-  const core = createCore({
+  const built = createCore({
     storage,
+    calls: callsConfig(),
     providers: new ProviderRegistry([createTwilioConnector({ apiBaseUrl: sim.url })]),
     matrix,
     permissions: { localhost: "user" },
@@ -88,9 +96,10 @@ function boot() {
     clock: systemClock,
     log: LOG,
   });
-  runtime = core.runtime;
-  signer = core.signer;
-  inbox = new MatrixInbox(storage.matrixEvents, core.handle, systemClock, silentLogger);
+  runtime = built.runtime;
+  signer = built.signer;
+  currentCore = built;
+  inbox = new MatrixInbox(storage.matrixEvents, built.handle, systemClock, silentLogger);
   inbox.start();
 }
 

@@ -95,6 +95,13 @@ async function buildApp(deliver: (event: ProviderEvent) => void = (event) => del
       return id === KNOWN ? account : undefined;
     },
     deliver,
+    incomingCall: (event) => {
+      delivered.push(event);
+      return { kind: "stream", parameters: { callId: "call0000000000000001", token: "one-time" } };
+    },
+    outboundAnswered: (_linkId, callId) => (callId === "call0000000000000002" ? { kind: "stream", parameters: { callId, token: "t2" } } : { kind: "hangup" }),
+    afterStream: () => ({ kind: "voicemail", greeting: "Leave a message.", maxLengthSeconds: 60 }),
+    mediaStream: () => {},
     log: silentLogger,
   });
 }
@@ -552,10 +559,13 @@ describe("voice webhooks", () => {
     CallStatus: "ringing", ApiVersion: "2010-04-01", Direction: "inbound",
   });
 
-  it("answers a call with a spoken explanation and a hangup, and tells the bridge who called", async () => {
+  it("answers a call with a bidirectional media stream carrying the call's id and one-time token", async () => {
     const response = await post(`/webhooks/twilio/${KNOWN}/voice`, voice("+447700900513"));
     expect(response.statusCode).toBe(200);
-    expect(response.body).toMatch(/<Say>[^<]+<\/Say><Hangup\/>/);
+    expect(response.body).toContain(`<Connect action="${PUBLIC_BASE_URL}/webhooks/twilio/${KNOWN}/voice-after" method="POST">`);
+    expect(response.body).toContain(`<Stream url="wss://bridge.example.org/webhooks/twilio/${KNOWN}/media">`);
+    expect(response.body).toContain('<Parameter name="callId" value="call0000000000000001"/>');
+    expect(response.body).toContain('<Parameter name="token" value="one-time"/>');
     expect(delivered).toEqual([{ type: "call.incoming", linkId: KNOWN, providerCallId: CALL_SID, from: "+447700900513", to: "+447700900000" }]);
   });
 
@@ -564,12 +574,30 @@ describe("voice webhooks", () => {
     expect(delivered).toEqual([expect.objectContaining({ type: "call.incoming", from: null })]);
   });
 
-  it("delivers call status callbacks and refuses unknown statuses", async () => {
-    const ok = await post(`/webhooks/twilio/${KNOWN}/call-status`, { ...voice("+447700900513"), CallStatus: "completed", CallDuration: "42" });
+  it("when the stream ends, asks the bridge what next and renders voicemail as Say + Record", async () => {
+    const response = await post(`/webhooks/twilio/${KNOWN}/voice-after`, voice("+447700900513"));
+    expect(response.body).toMatch(/<Say>Leave a message\.<\/Say><Record action="https:\/\/bridge\.example\.org\/webhooks\/twilio\/lnk0123456789abcdef\/recording" method="POST" maxLength="60" playBeep="true"/);
+  });
+
+  it("an outbound call's answer URL gets a stream for that call, or a hangup for an unknown one", async () => {
+    const known = await post(`/webhooks/twilio/${KNOWN}/voice-out?call=call0000000000000002`, voice("+447700900513"));
+    expect(known.body).toContain('<Parameter name="token" value="t2"/>');
+    const unknown = await post(`/webhooks/twilio/${KNOWN}/voice-out?call=call0000000000000009`, voice("+447700900513"));
+    expect(unknown.body).toContain("<Hangup/>");
+  });
+
+  it("delivers call status callbacks (with the call id from the URL) and refuses unknown statuses", async () => {
+    const ok = await post(`/webhooks/twilio/${KNOWN}/call-status?call=call0000000000000002`, { ...voice("+447700900513"), CallStatus: "completed", CallDuration: "42" });
     expect(ok.statusCode).toBe(200);
-    expect(delivered).toEqual([{ type: "call.status", linkId: KNOWN, providerCallId: CALL_SID, status: "completed", durationSeconds: 42 }]);
+    expect(delivered).toEqual([{ type: "call.status", linkId: KNOWN, providerCallId: CALL_SID, callId: "call0000000000000002", status: "completed", durationSeconds: 42 }]);
     delivered = [];
     expectRefused(await post(`/webhooks/twilio/${KNOWN}/call-status`, { ...voice("+447700900513"), CallStatus: "exploded" }), 400);
+  });
+
+  it("delivers the voicemail recording and says goodbye", async () => {
+    const response = await post(`/webhooks/twilio/${KNOWN}/recording`, { ...voice("+447700900513"), RecordingUrl: "https://api.twilio.com/2010-04-01/Accounts/AC/Recordings/RE1", RecordingDuration: "7", Digits: "hangup" });
+    expect(response.body).toContain("<Hangup/>");
+    expect(delivered).toEqual([{ type: "call.recording", linkId: KNOWN, providerCallId: CALL_SID, url: "https://api.twilio.com/2010-04-01/Accounts/AC/Recordings/RE1", durationSeconds: 7 }]);
   });
 
   it("refuses an unsigned or wrongly signed call", async () => {

@@ -58,6 +58,29 @@ const dial: Command = {
   },
 };
 
+const call: Command = {
+  name: "call",
+  usage: "call <number>",
+  summary: "get a room of just you and the number, where Element's call button calls it",
+  needs: "user",
+  async run(request, reply, deps) {
+    const link = linkOf(deps, request.roomId);
+    if (request.args.length === 0) throw new BridgeError("command-usage", "call without a number", { userMessage: "Usage: `call <number>`, e.g. `call +1 555 010 0134`." });
+    const contact = contactFrom(deps, request.roomId, link, request.args.join(" "));
+    const portal = deps.storage.portals.ensure(request.roomId, contact, makePortalId, deps.clock.now());
+    const portalRoom = await deps.portals.ensureRoom(portal.id);
+    const ghost = deps.portals.ghostOf(portal);
+    // Element only offers a call in a room of two: alone in the control room, the contact's room is
+    // that; a shared number gives each member a call room of their own.
+    const alone = (await deps.portals.controlRoomMembers(request.roomId)).length === 1;
+    const roomId = alone ? portalRoom : await deps.calls.callRoomOf(portal.id, request.sender);
+    const membership = (await deps.matrix.members(roomId, ghost)).get(request.sender);
+    if (membership !== "join") await deps.matrix.inviteAs(ghost, roomId, request.sender);
+    const name = displayName(contact, deps.storage.contacts.get(request.roomId, contact).petName);
+    reply(`${membership === "join" ? "Your" : "I've invited you to your"} room with ${name}: press its call button to call them from ${formatNumber(link.phoneNumber)}. Element's dial pad works too.`);
+  },
+};
+
 const contacts: Command = {
   name: "contacts",
   usage: "contacts [n]",
@@ -139,4 +162,4 @@ const signature: Command = {
   },
 };
 
-export const contactCommands: readonly Command[] = [dial, contacts, name, blocking(true), blocking(false), signature];
+export const contactCommands: readonly Command[] = [dial, call, contacts, name, blocking(true), blocking(false), signature];

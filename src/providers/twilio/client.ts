@@ -13,6 +13,7 @@ import type {
   ProviderClient,
   ProviderNumber,
   SentMessage,
+  VoiceCapable,
   WebhookUrls,
 } from "../types.js";
 import { twilioReason } from "./error-reasons.js";
@@ -38,7 +39,7 @@ const MANAGED_FIELDS = {
 } as const;
 type ManagedField = keyof typeof MANAGED_FIELDS;
 
-export class TwilioClient implements ProviderClient, BalanceCapable, MessagingCapable {
+export class TwilioClient implements ProviderClient, BalanceCapable, MessagingCapable, VoiceCapable {
   readonly messaging = LIMITS;
 
   constructor(
@@ -210,6 +211,40 @@ export class TwilioClient implements ProviderClient, BalanceCapable, MessagingCa
     const data = Buffer.from(await response.arrayBuffer());
     if (data.length > maxBytes) throw tooLarge(maxBytes);
     return { data, contentType: response.headers.get("content-type")?.split(";")[0]?.trim() || "application/octet-stream" };
+  }
+
+  async placeCall(options: { from: E164; to: E164; answerUrl: string; statusCallback: string; timeoutSeconds: number }): Promise<{ providerCallId: string }> {
+    try {
+      const call = await this.sdk.calls.create({
+        from: options.from,
+        to: options.to,
+        url: options.answerUrl,
+        method: "POST",
+        statusCallback: options.statusCallback,
+        statusCallbackMethod: "POST",
+        statusCallbackEvent: ["initiated", "ringing", "answered", "completed"],
+        timeout: options.timeoutSeconds,
+      });
+      return { providerCallId: call.sid };
+    } catch (err) {
+      throw toBridgeError(err, "place the call");
+    }
+  }
+
+  async hangupCall(providerCallId: string): Promise<void> {
+    try {
+      await this.sdk.calls(providerCallId).update({ status: "completed" });
+    } catch (err) {
+      // A call that has already ended can't be updated (404 / 21220): that is what we wanted.
+      const code = (err as { code?: unknown; status?: unknown }).code;
+      if ((err as { status?: unknown }).status === 404 || code === 21220 || code === 20404) return;
+      throw toBridgeError(err, "hang up the call");
+    }
+  }
+
+  fetchRecording(url: string, maxBytes: number): Promise<{ data: Buffer; contentType: string }> {
+    // A recording URL names the resource; with .wav it is the audio (the default format).
+    return this.fetchMedia(/\.(wav|mp3)$/.test(url) ? url : `${url}.wav`, maxBytes);
   }
 
   async getBalance(): Promise<Balance> {

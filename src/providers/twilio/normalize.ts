@@ -1,6 +1,6 @@
 import { BridgeError } from "../../errors.js";
 import { isE164, type E164, type LinkId } from "../../ids.js";
-import type { CallIncoming, CallStatus, CallStatusChanged, InboundMedia, MessageStatus, MessageStatusChanged, Sender, SmsReceived } from "../events.js";
+import type { CallIncoming, CallRecording, CallStatus, CallStatusChanged, InboundMedia, MessageStatus, MessageStatusChanged, Sender, SmsReceived } from "../events.js";
 
 type Params = Record<string, string | string[] | undefined>;
 
@@ -84,9 +84,30 @@ export function normalizeCall(linkId: LinkId, params: Params): CallIncoming {
 
 const CALL_STATUSES: readonly CallStatus[] = ["queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"];
 
-export function normalizeCallStatus(linkId: LinkId, params: Params): CallStatusChanged {
+export function normalizeCallStatus(linkId: LinkId, params: Params, query: Params = {}): CallStatusChanged {
   const status = required(params, "CallStatus") as CallStatus;
   if (!CALL_STATUSES.includes(status)) throw new BridgeError("webhook-malformed", "twilio call status with an unknown status");
   const duration = one(params, "CallDuration");
-  return { type: "call.status", linkId, providerCallId: callSid(params), status, durationSeconds: duration ? Number(duration) || 0 : null };
+  const callId = one(query, "call");
+  return {
+    type: "call.status",
+    linkId,
+    providerCallId: callSid(params),
+    callId: callId && /^call[0-9a-z]{16}$/.test(callId) ? callId : null,
+    status,
+    durationSeconds: duration ? Number(duration) || 0 : null,
+  };
+}
+
+/** `<Record action>`: the recording is ready (its URL has no extension; `.wav` gets the file). */
+export function normalizeRecording(linkId: LinkId, params: Params): CallRecording {
+  const url = required(params, "RecordingUrl");
+  if (!/^https?:\/\//.test(url)) throw new BridgeError("webhook-malformed", "twilio recording callback with a bad RecordingUrl");
+  return {
+    type: "call.recording",
+    linkId,
+    providerCallId: callSid(params),
+    url,
+    durationSeconds: Number(one(params, "RecordingDuration") ?? "0") || 0,
+  };
 }

@@ -4,14 +4,14 @@ import twilio from "twilio";
 import { isBridgeError } from "../../errors.js";
 import { isLinkId, type LinkId } from "../../ids.js";
 import type { ProviderAccount, WebhookContext } from "../types.js";
-import { normalizeCall, normalizeCallStatus, normalizeMessageStatus, normalizeSms } from "./normalize.js";
+import { acceptTwilioStream } from "./media-stream.js";
+import { normalizeCall, normalizeCallStatus, normalizeMessageStatus, normalizeRecording, normalizeSms } from "./normalize.js";
+import { planToTwiml, type VoiceUrls } from "./twiml.js";
 
 /** Twilio's SMS webhooks are a few kB even with ten media items; anything bigger is not Twilio. */
 const BODY_LIMIT = 64 * 1024;
 const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
-// Until calls are bridged, a caller hears why nobody answers instead of a dead line.
-const NO_CALLS_TWIML =
-  '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Sorry, this number does not take calls yet. Please send a text message instead.</Say><Hangup/></Response>';
+const GOODBYE_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Thank you. Goodbye.</Say><Hangup/></Response>';
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -49,8 +49,10 @@ export const twilioWebhooks: FastifyPluginAsync<WebhookContext> = async (app, ct
     const link = request.twilioLink!;
     const signature = request.headers["x-twilio-signature"];
     const token = link.account.credentials.reveal().authToken ?? "";
-    const url = ctx.publicBaseUrl + request.url;
-    const params = (request.body ?? {}) as Params;
+    // The media stream's upgrade is signed over its wss:// URL, with no parameters.
+    const websocket = request.headers.upgrade?.toLowerCase() === "websocket";
+    const url = (websocket ? toWebSocketUrl(ctx.publicBaseUrl) : ctx.publicBaseUrl) + request.url;
+    const params = websocket ? {} : ((request.body ?? {}) as Params);
     if (typeof signature !== "string" || !twilio.validateRequest(token, signature, url, params)) {
       ctx.log.warn({ linkId: link.linkId, signed: typeof signature === "string" }, "twilio webhook with a bad signature");
       return reply.code(403).send({ error: "bad signature" });
@@ -58,13 +60,13 @@ export const twilioWebhooks: FastifyPluginAsync<WebhookContext> = async (app, ct
   });
 
   const handle = (
-    normalize: (linkId: LinkId, params: Params) => Parameters<WebhookContext["deliver"]>[0],
+    normalize: (linkId: LinkId, params: Params, query: Params) => Parameters<WebhookContext["deliver"]>[0],
     respond: (reply: FastifyReply) => FastifyReply,
   ) => async (request: FastifyRequest, reply: FastifyReply) => {
     const link = request.twilioLink!;
     let event;
     try {
-      event = normalize(link.linkId, (request.body ?? {}) as Params);
+      event = normalize(link.linkId, (request.body ?? {}) as Params, (request.query ?? {}) as Params);
     } catch (err) {
       if (!isBridgeError(err) || err.code !== "webhook-malformed") throw err;
       ctx.log.warn({ linkId: link.linkId, err: err.message, ...err.context }, "refused a malformed twilio webhook");
@@ -79,6 +81,45 @@ export const twilioWebhooks: FastifyPluginAsync<WebhookContext> = async (app, ct
 
   app.post("/:linkId/sms", options, handle(normalizeSms, twiml));
   app.post("/:linkId/message-status", options, handle(normalizeMessageStatus, twiml));
-  app.post("/:linkId/voice", options, handle(normalizeCall, (reply) => reply.type("text/xml").send(NO_CALLS_TWIML)));
   app.post("/:linkId/call-status", options, handle(normalizeCallStatus, twiml));
+  app.post("/:linkId/recording", options, handle(normalizeRecording, (reply) => reply.type("text/xml").send(GOODBYE_TWIML)));
+
+  const urlsOf = (linkId: LinkId): VoiceUrls => {
+    const base = `${ctx.publicBaseUrl}/webhooks/twilio/${linkId}`;
+    return { stream: `${toWebSocketUrl(ctx.publicBaseUrl)}/webhooks/twilio/${linkId}/media`, afterStream: `${base}/voice-after`, recording: `${base}/recording` };
+  };
+  const plan = (request: FastifyRequest, reply: FastifyReply, decide: (linkId: LinkId) => ReturnType<WebhookContext["afterStream"]>) => {
+    const link = request.twilioLink!;
+    return reply.type("text/xml").send(planToTwiml(decide(link.linkId), urlsOf(link.linkId)));
+  };
+
+  app.post("/:linkId/voice", options, async (request, reply) => {
+    let event;
+    try {
+      event = normalizeCall(request.twilioLink!.linkId, (request.body ?? {}) as Params);
+    } catch (err) {
+      if (!isBridgeError(err) || err.code !== "webhook-malformed") throw err;
+      return reply.code(400).send({ error: err.message });
+    }
+    return plan(request, reply, () => ctx.incomingCall(event));
+  });
+  app.post("/:linkId/voice-out", options, async (request, reply) => {
+    const callId = (request.query as { call?: unknown }).call;
+    if (typeof callId !== "string") return reply.code(400).send({ error: "no call" });
+    return plan(request, reply, (linkId) => ctx.outboundAnswered(linkId, callId));
+  });
+  app.post("/:linkId/voice-after", options, async (request, reply) => {
+    const sid = (request.body as Params | undefined)?.CallSid;
+    if (typeof sid !== "string") return reply.code(400).send({ error: "no CallSid" });
+    return plan(request, reply, (linkId) => ctx.afterStream(linkId, sid));
+  });
+  app.get("/:linkId/media", { websocket: true }, (socket, request) => {
+    const link = request.twilioLink!;
+    acceptTwilioStream(socket, ctx.log.child({ linkId: link.linkId }), (stream) => ctx.mediaStream(link.linkId, stream));
+  });
 };
+
+/** Twilio opens media streams on the public address with a websocket scheme. */
+function toWebSocketUrl(publicBaseUrl: string): string {
+  return publicBaseUrl.replace(/^http/, "ws");
+}

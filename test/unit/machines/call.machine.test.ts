@@ -25,7 +25,9 @@ function start(overrides: Partial<CallInput> = {}, dial: () => Promise<void> = a
           log.push("dial");
           return dial();
         }),
-        startVoicemail: fromPromise(async () => void log.push("voicemail")),
+        startVoicemail: fromPromise(async () => {
+          log.push("voicemail");
+        }),
       },
       actions: {
         persist: (_, p) => void log.push(`persist ${p.state}`),
