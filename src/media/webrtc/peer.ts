@@ -87,7 +87,15 @@ export class MatrixPeer {
         audio: [usePCMU(), new RTCRtpCodecParameters({ mimeType: "audio/telephone-event", clockRate: 8000, channels: 1, payloadType: TELEPHONE_EVENT_PT })],
         video: [],
       },
-      ...(options.loopbackOnly ? { iceAdditionalHostAddresses: ["127.0.0.1"], iceUseIpv6: false } : {}),
+      // werift skips loopback when gathering unless told; the STUN filter keeps the chosen pair on it.
+      ...(options.loopbackOnly
+        ? {
+            iceAdditionalHostAddresses: ["127.0.0.1"],
+            iceInterfaceAddresses: { udp4: "127.0.0.1" },
+            iceUseIpv6: false,
+            iceFilterStunResponse: (_message: unknown, address: readonly [string, number]) => address[0] === "127.0.0.1",
+          }
+        : {}),
     });
     this.pc.onTrack.subscribe((track) => {
       track.onReceiveRtp.subscribe((rtp) => this.receive(rtp));
