@@ -16,6 +16,7 @@ import {
   inviteContent,
   makeMatrixCallId,
   makePartyId,
+  rejectContent,
   selectAnswerContent,
   type HangupReason,
 } from "../matrix/voip.js";
@@ -153,7 +154,7 @@ export class CallSession {
         try {
           const offer = await state.peer!.createOffer();
           this.legs.set(state.leg.matrixCallId, state);
-          this.deps.storage.calls.addLeg({ callId: this.callId, matrixCallId: state.leg.matrixCallId, roomId, userId });
+          this.deps.storage.calls.addLeg({ callId: this.callId, matrixCallId: state.leg.matrixCallId, partyId: state.partyId, roomId, userId });
           this.trickle(state, ghost);
           await this.deps.matrix.sendAs(ghost, roomId, `pstn.invite.${state.leg.matrixCallId}`, inviteContent(state.leg.matrixCallId, state.partyId, offer, userId, lifetimeMs), "m.call.invite");
           rung++;
@@ -169,8 +170,9 @@ export class CallSession {
 
   /** A member's call that starts an outbound call: their offer is answered once the phone answers. */
   addCallerLeg(leg: Leg, theirParty: string, offer: string): void {
-    this.legs.set(leg.matrixCallId, { leg, partyId: makePartyId(), theirParty, peer: null, offer, pending: [], ended: false });
-    this.deps.storage.calls.addLeg({ callId: this.callId, ...leg });
+    const partyId = makePartyId();
+    this.legs.set(leg.matrixCallId, { leg, partyId, theirParty, peer: null, offer, pending: [], ended: false });
+    this.deps.storage.calls.addLeg({ callId: this.callId, partyId, ...leg });
   }
 
   /** Outbound: the phone answered; answer the member's Matrix call with our PCMU peer. */
@@ -327,9 +329,14 @@ export class CallSession {
   private async hangupLeg(state: LegState, reason: HangupReason): Promise<void> {
     if (state.ended) return;
     state.ended = true;
+    const unanswered = state.offer !== null && state.peer === null;
     state.peer?.close();
     this.deps.storage.calls.endLeg(this.callId, state.leg.matrixCallId);
-    await this.send(this.ghost, state.leg.roomId, `pstn.hangup.${state.leg.matrixCallId}`, hangupContent(state.leg.matrixCallId, state.partyId, reason), "m.call.hangup");
+    // A member's call we never answered is rejected; anything else is hung up.
+    const [type, content] = unanswered
+      ? (["m.call.reject", rejectContent(state.leg.matrixCallId, state.partyId, reason)] as const)
+      : (["m.call.hangup", hangupContent(state.leg.matrixCallId, state.partyId, reason)] as const);
+    await this.send(this.ghost, state.leg.roomId, `pstn.end.${state.leg.matrixCallId}`, content, type);
   }
 
   /** Our candidates as they are found, in small batches, ending with the empty end-of-candidates. */

@@ -11,7 +11,7 @@ import type { CallEvent, CallInput, CallRef, Leg } from "../machines/call.machin
 import type { ControlRoomEvent } from "../machines/control-room.machine.js";
 import type { MatrixGateway } from "../matrix/gateway.js";
 import type { PortalRooms } from "../matrix/portals.js";
-import { callVersion, hangupContent, INVITE_LIFETIME_MS, makePartyId, sdpOf } from "../matrix/voip.js";
+import { callVersion, hangupContent, INVITE_LIFETIME_MS, makePartyId, rejectContent, sdpOf } from "../matrix/voip.js";
 import type { CallIncoming, CallRecording, CallStatusChanged } from "../providers/events.js";
 import { isVoiceCapable, webhookUrls, type CallPlan, type ProviderMediaStream } from "../providers/types.js";
 import type { Storage } from "../storage/index.js";
@@ -121,12 +121,13 @@ export function createCalls(deps: CallDeps) {
       if (call?.providerCallId && voice) await voice.client.hangupCall(call.providerCallId);
     });
     const now = clock.now();
+    log.info({ callId: ref.callId, reason }, "call ended");
     storage.calls.setState(ref.callId, "ended", { endReason: reason, now });
     sessions.close(ref.callId);
     if (!call) return;
     const { portal } = linkOfPortal(ref.portalId);
     const who = call.answeredBy ?? session.answeredBy() ?? (call.direction === "out" ? storage.calls.legs(ref.callId)[0]?.userId ?? null : null);
-    const name = who ? ((await matrix.memberName(portal.roomId!, who).catch(() => null)) ?? who) : null;
+    const name = who ? ((await matrix.memberName(portal.roomId!, who, portals.ghostOf(portal)).catch(() => null)) ?? who) : null;
     const seconds = call.answeredAt ? (now - call.answeredAt) / 1000 : null;
     await notice(ref.portalId, ref.callId, callNotice(call.direction, reason, displayName(portal.contact), name, reason === "completed" ? seconds : null));
   }
@@ -137,7 +138,8 @@ export function createCalls(deps: CallDeps) {
         const session = sessions.open(ref.callId, ref.portalId, ref.controlRoomId);
         session.startRingback();
         void callRooms(ref.portalId)
-          .then((rooms) => session.ring(rooms, Math.min(INVITE_LIFETIME_MS, deps.config.ringTimeoutSeconds * 1000)))
+          // The invite outlives our ring timeout, so the member's client hears our hangup rather than timing out alone.
+          .then((rooms) => session.ring(rooms, Math.min(INVITE_LIFETIME_MS, deps.config.ringTimeoutSeconds * 1000 + 10_000)))
           .then((legs) => sendBack({ type: "ring.started", legs }))
           .catch((err: unknown) => {
             log.warn({ err, callId: ref.callId }, "could not ring anyone");
@@ -223,6 +225,7 @@ export function createCalls(deps: CallDeps) {
     const token = newToken();
     if (!known) {
       const portal = storage.portals.ensure(link.roomId, contact, makePortalId, clock.now());
+      log.info({ callId, portalId: portal.id }, "incoming call");
       storage.calls.create({ id: callId, portalId: portal.id, direction: "in", providerCallId: event.providerCallId, streamToken: token, now: clock.now() });
       sessions.open(callId, portal.id, link.roomId);
       deps.send(link.roomId, { type: "call.start", call: input(callId, portal.id, link.roomId, "in") });
@@ -292,12 +295,15 @@ export function createCalls(deps: CallDeps) {
   /** A member calls a contact's ghost from Matrix: dial the phone. */
   async function outboundInvite(roomId: RoomId, sender: UserId, matrixCallId: string, content: Record<string, unknown>): Promise<void> {
     const portalId = storage.portals.byRoom(roomId)?.id ?? storage.calls.portalOfCallRoom(roomId);
-    if (!portalId) return;
+    if (!portalId) {
+      log.info({ roomId }, "a call invite in a room that is no contact's: ignored");
+      return;
+    }
     const portal = storage.portals.get(portalId)!;
     const ghost = portals.ghostOf(portal);
     const refuse = async (why: string) => {
       const party = makePartyId();
-      await matrix.sendAs(ghost, roomId, `pstn.refuse.${matrixCallId}`, hangupContent(matrixCallId, party, "unknown_error"), "m.call.hangup").catch(() => null);
+      await matrix.sendAs(ghost, roomId, `pstn.refuse.${matrixCallId}`, rejectContent(matrixCallId, party, "unknown_error"), "m.call.reject").catch(() => null);
       await matrix.sendAs(ghost, roomId, `pstn.refuse.note.${matrixCallId}`, { msgtype: "m.notice", body: `📞 ${why}` }).catch(() => null);
     };
     const offer = sdpOf(content, "offer");
@@ -313,6 +319,7 @@ export function createCalls(deps: CallDeps) {
       return refuse(userMessageOf(err));
     }
     const callId = newCallId();
+    log.info({ callId, portalId }, "outbound call from Matrix");
     storage.calls.create({ id: callId, portalId, direction: "out", providerCallId: null, streamToken: null, now: clock.now() });
     const leg: Leg = { matrixCallId, roomId, userId: sender };
     const session = sessions.open(callId, portalId, portal.controlRoomId);
@@ -327,8 +334,16 @@ export function createCalls(deps: CallDeps) {
       if (!portal) continue;
       const session = sessions.open(call.id, call.portalId, portal.controlRoomId);
       for (const leg of storage.calls.legs(call.id).filter((l) => !l.ended)) {
+        // A member's own call we hadn't answered yet is rejected; anything else hung up.
+        const unanswered = call.direction === "out" && call.state === "ringing";
         await matrix
-          .sendAs(portals.ghostOf(portal), leg.roomId, `pstn.restart.${leg.matrixCallId}`, hangupContent(leg.matrixCallId, makePartyId(), "unknown_error"), "m.call.hangup")
+          .sendAs(
+            portals.ghostOf(portal),
+            leg.roomId,
+            `pstn.restart.${leg.matrixCallId}`,
+            unanswered ? rejectContent(leg.matrixCallId, leg.partyId, "unknown_error") : hangupContent(leg.matrixCallId, leg.partyId, "unknown_error"),
+            unanswered ? "m.call.reject" : "m.call.hangup",
+          )
           .catch((err: unknown) => log.warn({ err, code: errorCodeOf(err) }, "could not end a leftover call leg"));
         storage.calls.endLeg(call.id, leg.matrixCallId);
       }

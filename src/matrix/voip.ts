@@ -78,6 +78,13 @@ export type HangupReason = "ice_failed" | "invite_timeout" | "user_hangup" | "us
 
 export const hangupContent = (callId: string, partyId: string, reason: HangupReason) => ({ ...base(callId, partyId), reason });
 
+/**
+ * Ending a call someone placed before we answered it: a reject (a hangup from a party the caller
+ * hasn't selected is ignored by js-sdk). The reason is not in the spec's reject, but js-sdk reads
+ * it, so Element can say "busy" rather than "declined".
+ */
+export const rejectContent = (callId: string, partyId: string, reason: HangupReason) => ({ ...base(callId, partyId), reason });
+
 /** How the phone side's end of a call reads as a Matrix hangup reason. */
 export function hangupReasonFor(reason: CallEndReason): HangupReason {
   switch (reason) {

@@ -20,6 +20,8 @@ export interface CallRecord {
 export interface CallLeg {
   callId: string;
   matrixCallId: string;
+  /** Our party id in the Matrix call. */
+  partyId: string;
   roomId: RoomId;
   userId: UserId;
   ended: boolean;
@@ -98,19 +100,20 @@ export class CallStore {
 
   addLeg(leg: Omit<CallLeg, "ended">): void {
     this.db
-      .prepare("INSERT OR IGNORE INTO call_legs (call_id, matrix_call_id, room_id, user_id) VALUES (?, ?, ?, ?)")
-      .run(leg.callId, leg.matrixCallId, leg.roomId, leg.userId);
+      .prepare("INSERT OR IGNORE INTO call_legs (call_id, matrix_call_id, party_id, room_id, user_id) VALUES (?, ?, ?, ?, ?)")
+      .run(leg.callId, leg.matrixCallId, leg.partyId, leg.roomId, leg.userId);
   }
 
   legs(callId: string): CallLeg[] {
     const rows = this.db.prepare("SELECT * FROM call_legs WHERE call_id = ?").all(callId) as {
       call_id: string;
       matrix_call_id: string;
+      party_id: string;
       room_id: string;
       user_id: string;
       ended: number;
     }[];
-    return rows.map((r) => ({ callId: r.call_id, matrixCallId: r.matrix_call_id, roomId: r.room_id as RoomId, userId: r.user_id as UserId, ended: r.ended === 1 }));
+    return rows.map((r) => ({ callId: r.call_id, matrixCallId: r.matrix_call_id, partyId: r.party_id, roomId: r.room_id as RoomId, userId: r.user_id as UserId, ended: r.ended === 1 }));
   }
 
   callOfLeg(matrixCallId: string): string | undefined {

@@ -193,7 +193,8 @@ export class MatrixPeer {
       for (const listener of this.audioListeners) listener(rtp.payload);
       return;
     }
-    if (rtp.header.payloadType !== TELEPHONE_EVENT_PT || rtp.payload.length < 4) return;
+    // The only dynamic payload type we negotiate is telephone-event, whatever number the offer gave it.
+    if (rtp.header.payloadType < 96 || rtp.payload.length !== 4) return;
     // RFC 4733: event, end bit; a key is repeated in several packets with one timestamp.
     const event = rtp.payload[0]!;
     const end = (rtp.payload[1]! & 0x80) !== 0;

@@ -28,6 +28,8 @@ export const calls: Migration = {
       CREATE TABLE call_legs (
         call_id        TEXT NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
         matrix_call_id TEXT NOT NULL,
+        -- our party id in that Matrix call: a later hangup (after a restart) must carry it
+        party_id       TEXT NOT NULL,
         room_id        TEXT NOT NULL,
         user_id        TEXT NOT NULL,
         ended          INTEGER NOT NULL DEFAULT 0,

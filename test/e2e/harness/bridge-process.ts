@@ -28,7 +28,11 @@ export class BridgeProcess {
   ) {}
 
   /** Writes a config for this test file (own database, own ports) next to the shared registration. */
-  static async create(env: E2eEnvironment, name: string, options: { twilioApiBaseUrl: string }): Promise<BridgeProcess> {
+  static async create(
+    env: E2eEnvironment,
+    name: string,
+    options: { twilioApiBaseUrl: string; calls?: Record<string, unknown> },
+  ): Promise<BridgeProcess> {
     const dir = path.join(env.workDir, name);
     mkdirSync(dir, { recursive: true });
     // Ports the OS just handed out can come round again; never reuse the shared appservice port.
@@ -51,6 +55,8 @@ export class BridgeProcess {
       logging: { level: "debug" },
       admin: { bindAddress: "127.0.0.1", port: adminPort, token: randomBytes(16).toString("hex") },
       providers: { twilio: { enabled: true, apiBaseUrl: options.twilioApiBaseUrl } },
+      // Everything runs on this machine: call media stays on loopback.
+      calls: { loopbackMediaOnly: true, ...options.calls },
     };
     const configPath = path.join(dir, "config.json");
     writeFileSync(configPath, JSON.stringify(config, null, 2));

@@ -6,6 +6,12 @@ import { TestUser } from "./matrix-client.js";
 
 export const BOT = "@_pstn_:localhost";
 
+export interface Session {
+  userId: string;
+  accessToken: string;
+  deviceId: string;
+}
+
 export interface Scenario {
   sim: CarrierSimulator;
   bridge: BridgeProcess;
@@ -13,6 +19,8 @@ export interface Scenario {
   number: string;
   controlRoom: string;
   user(localpart: string): Promise<TestUser>;
+  /** The last registration (or login) of each user, for a browser to log in with. */
+  sessions: Map<string, Session>;
   close(): Promise<void>;
 }
 
@@ -20,14 +28,22 @@ export interface Scenario {
  * The common start of the texting tests: a simulator with an account and a number, the bridge
  * as a process, and a person with a control room whose number is linked (the bot a moderator).
  */
-export async function linkedScenario(env: E2eEnvironment, name: string, owner: string, number: string): Promise<Scenario & { owner: TestUser }> {
+export async function linkedScenario(
+  env: E2eEnvironment,
+  name: string,
+  owner: string,
+  number: string,
+  options: { calls?: Record<string, unknown> } = {},
+): Promise<Scenario & { owner: TestUser }> {
   const sim = await startCarrierSimulator({ statusDelayMs: 20 });
   const account = sim.twilio.createAccount({ balance: "10.00" });
   sim.twilio.addNumber(account.sid, number);
-  const bridge = await BridgeProcess.create(env, name, { twilioApiBaseUrl: sim.url });
+  const bridge = await BridgeProcess.create(env, name, { twilioApiBaseUrl: sim.url, ...(options.calls ? { calls: options.calls } : {}) });
   await bridge.start();
+  const sessions = new Map<string, Session>();
   const user = async (localpart: string) => {
     const registered = await registerUser(env.homeserverUrl, env.sharedSecret, localpart, `${localpart}-password`, { displayName: localpart });
+    sessions.set(localpart, registered);
     return new TestUser(env.homeserverUrl, registered.userId, registered.accessToken);
   };
   const person = await user(owner);
@@ -44,6 +60,7 @@ export async function linkedScenario(env: E2eEnvironment, name: string, owner: s
     controlRoom,
     owner: person,
     user,
+    sessions,
     close: async () => {
       await bridge.stop();
       await sim.close();
