@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/lib/setup.sh
+# The call tests drive Element's call stack in a real (headless) Chromium from Debian.
+bash scripts/lib/chromium.sh
 npx tsc -p tsconfig.json --noEmit
 exec npx vitest run "$@"
