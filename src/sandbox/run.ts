@@ -57,6 +57,8 @@ function bridgeConfig(adminToken: string, simulatorUrl: string) {
     permissions: { "*": "none", [SERVER_NAME]: "user", [`@demo:${SERVER_NAME}`]: "admin" },
     logging: { level: "info", pretty: false },
     admin: { bindAddress: "127.0.0.1", port: PORTS.admin, token: adminToken },
+    // Element, the bridge and the simulator all run on this machine: call media stays on loopback.
+    calls: { loopbackMediaOnly: true, ringTimeoutSeconds: 30 },
     providers: { twilio: { enabled: true, apiBaseUrl: simulatorUrl } },
   };
 }
@@ -169,7 +171,8 @@ function printWelcome(simulatorUrl: string, adminToken: string): void {
     `  Bridge bot          @_pstn_:${SERVER_NAME}   invite it to a new room (turn encryption off), then type \`help\``,
     `  Link the demo number, in that room:`,
     `      link twilio ${DEMO_ACCOUNT.sid} ${DEMO_ACCOUNT.authToken} ${DEMO_NUMBER}`,
-    `  Simulator phone     ${simulatorUrl}/phone   (text the bridge from ${DEMO_HANDSET})`,
+    `  Simulator phone     ${simulatorUrl}/phone   (text or call the bridge from ${DEMO_HANDSET}; it rings when you call it)`,
+    `  Calls               in the room with a contact, press Element's call button (or type \`call <number>\` in the control room)`,
     `  Live actor tree     http://127.0.0.1:${PORTS.admin}/debug   token: ${adminToken}`,
     `  Logs                ${path.relative(REPO_ROOT, path.join(DATA, "bridge.log"))}, ${path.relative(REPO_ROOT, path.join(DATA, "synapse", "homeserver.log"))}`,
     "",
