@@ -1,3 +1,4 @@
+import websocket from "@fastify/websocket";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { systemClock } from "../../clock.js";
 import { controlApi } from "./control-api.js";
@@ -10,12 +11,23 @@ import type { CarrierSimulator, SimulatorApp, SimulatorAppOptions, SimulatorOpti
 
 export type * from "./types.js";
 export { SimulatorError, type SimulatorErrorCode } from "./twilio/errors.js";
+/** What Twilio's side sounds like: `<Say>` syllable pitches, the `<Record>` beep, key timing. */
+export {
+  BEEP_FREQUENCY,
+  BEEP_MS,
+  KEY_GAP_MS,
+  KEY_TONE_MS,
+  SAY_FREQUENCIES,
+  SAY_MS_PER_CHARACTER,
+} from "./twilio/voice/audio.js";
 
 const DEFAULT_PUBLIC_URL = "http://127.0.0.1";
 
 /**
  * Builds the simulator without listening: the fastify app (Twilio REST under `/2010-04-01`,
  * control API under `/_sim/api`, the phone page at `/phone`) and the handles that drive it.
+ * Calls' Media Streams go out from the simulator as websocket clients; the app itself only
+ * serves the phone page's audio socket.
  */
 export function buildSimulatorApp(options: SimulatorAppOptions = {}): SimulatorApp {
   const logger = options.logger?.child({ component: "carrier-simulator" });
@@ -35,6 +47,8 @@ export function buildSimulatorApp(options: SimulatorAppOptions = {}): SimulatorA
     forceCloseConnections: true,
   });
 
+  // Websocket routes (the phone page's audio) need the plugin registered before them.
+  void app.register(websocket);
   void app.register(twilioRest, { prefix: "/2010-04-01", carrier });
   void app.register(controlApi, { prefix: "/_sim/api", carrier });
   app.get("/phone", async (_request, reply) => reply.type("text/html; charset=utf-8").send(PHONE_PAGE_HTML));

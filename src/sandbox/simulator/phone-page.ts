@@ -1,8 +1,71 @@
 /**
  * "The phone": one self-contained page (no build step, no external assets) that plays a handset
- * against the simulator through the control API. It polls, so it works behind any loopback setup.
- * All user-supplied text is rendered with textContent, never as HTML.
+ * against the simulator through the control API: texts, and calls with the browser's microphone
+ * and speaker. It polls, so it works behind any loopback setup. All user-supplied text is rendered
+ * with textContent, never as HTML.
  */
+
+/**
+ * The page's audio conversions, hand-written because the page has no bundler: G.711 µ-law, and
+ * resampling between the AudioContext's rate (usually 48 kHz) and the phone network's 8 kHz.
+ * Downsampling averages each output period's input samples (a box filter: crude, but it keeps
+ * most aliasing out); upsampling interpolates linearly. Defines `phoneAudio`.
+ */
+export const PHONE_AUDIO_JS = `
+const phoneAudio = (() => {
+  function linearToMulaw(sample) {
+    const BIAS = 0x84, CLIP = 32635;
+    const sign = sample < 0 ? 0x80 : 0;
+    let magnitude = Math.min(Math.abs(sample), CLIP) + BIAS;
+    let exponent = 7;
+    for (let mask = 0x4000; (magnitude & mask) === 0 && exponent > 0; mask >>= 1) exponent--;
+    const mantissa = (magnitude >> (exponent + 3)) & 0x0f;
+    return ~(sign | (exponent << 4) | mantissa) & 0xff;
+  }
+  function mulawToLinear(byte) {
+    const u = ~byte & 0xff;
+    const magnitude = (((u & 0x0f) << 3) + 0x84) << ((u >> 4) & 7);
+    return u & 0x80 ? 0x84 - magnitude : magnitude - 0x84;
+  }
+  // Float samples at inRate in, 160-byte µ-law frames (20 ms at 8 kHz) out.
+  class Encoder {
+    constructor(inRate) { this.step = inRate / 8000; this.pos = 0; this.sum = 0; this.n = 0; this.frame = new Uint8Array(160); this.used = 0; }
+    push(floats, onFrame) {
+      for (let i = 0; i < floats.length; i++) {
+        this.sum += floats[i]; this.n++; this.pos += 1;
+        if (this.pos < this.step) continue;
+        this.pos -= this.step;
+        const value = Math.max(-1, Math.min(1, this.sum / this.n));
+        this.sum = 0; this.n = 0;
+        this.frame[this.used++] = linearToMulaw(Math.round(value * 32767));
+        if (this.used === 160) { onFrame(this.frame); this.frame = new Uint8Array(160); this.used = 0; }
+      }
+    }
+  }
+  // µ-law bytes at 8 kHz in, float samples at outRate out; at most half a second is buffered.
+  class Decoder {
+    constructor(outRate) { this.step = 8000 / outRate; this.pos = 0; this.buffer = []; }
+    push(bytes) {
+      for (let i = 0; i < bytes.length; i++) this.buffer.push(mulawToLinear(bytes[i]) / 32768);
+      if (this.buffer.length > 4000) { this.buffer.splice(0, this.buffer.length - 4000); this.pos = 0; }
+    }
+    pull(out) {
+      for (let i = 0; i < out.length; i++) {
+        const index = Math.floor(this.pos);
+        if (index + 1 >= this.buffer.length) { out[i] = 0; continue; }
+        const fraction = this.pos - index;
+        out[i] = this.buffer[index] * (1 - fraction) + this.buffer[index + 1] * fraction;
+        this.pos += this.step;
+      }
+      const consumed = Math.min(Math.floor(this.pos), this.buffer.length);
+      this.buffer.splice(0, consumed);
+      this.pos -= consumed;
+    }
+  }
+  return { linearToMulaw, mulawToLinear, Encoder, Decoder };
+})();
+`;
+
 export const PHONE_PAGE_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -25,6 +88,10 @@ export const PHONE_PAGE_HTML = `<!doctype html>
   .bubble img { max-width: 100%; display: block; margin-top: .3rem; border-radius: .4rem; }
   #status { font-size: .8rem; min-height: 1.2em; }
   form { display: flex; flex-direction: column; gap: .4rem; }
+  #phone { border: 1px solid #8884; border-radius: .5rem; padding: .5rem; display: flex; flex-direction: column; gap: .4rem; }
+  #call-status { font-weight: 600; min-height: 1.2em; }
+  #keypad { display: grid; grid-template-columns: repeat(3, 1fr); gap: .3rem; }
+  #said { font-size: .8rem; opacity: .8; min-height: 1em; }
 </style>
 </head>
 <body>
@@ -34,6 +101,17 @@ export const PHONE_PAGE_HTML = `<!doctype html>
     <label>Texting <select id="peer"></select></label>
   </div>
   <datalist id="known"><option value="+15557654321"></option><option value="TWILIO"></option><option value="12345"></option></datalist>
+  <section id="phone" aria-label="Calls">
+    <div id="call-status" aria-live="polite">No call</div>
+    <div class="row">
+      <button id="call" type="button">Call</button>
+      <button id="answer" type="button" disabled>Answer</button>
+      <button id="hangup" type="button" disabled>Hang up</button>
+    </div>
+    <div id="keypad"></div>
+    <label><span><input id="ring-here" type="checkbox" checked> Ring this page (answer calls here)</span></label>
+    <div id="said"></div>
+  </section>
   <div id="thread" aria-live="polite"></div>
   <form id="compose">
     <textarea id="body" rows="3" maxlength="1600" placeholder="Text message"></textarea>
@@ -45,6 +123,7 @@ export const PHONE_PAGE_HTML = `<!doctype html>
   <div id="status"></div>
 </main>
 <script>
+${PHONE_AUDIO_JS}
 (() => {
 "use strict";
 const $ = (id) => document.getElementById(id);
@@ -145,10 +224,117 @@ $("compose").addEventListener("submit", async (event) => {
   refresh();
 });
 
+// ---- calls ----
+const callStatus = $("call-status"), callButton = $("call"), answerButton = $("answer"), hangupButton = $("hangup");
+let current = null;
+let audio = null;
+
+async function send(method, path, body) {
+  const response = await fetch(api + path, {
+    method, headers: body ? { "content-type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined,
+  });
+  const result = await response.json();
+  if (!response.ok) throw new Error(result.error ? result.error.message : "HTTP " + response.status);
+  return result;
+}
+const handsetPath = () => "/handsets/" + encodeURIComponent(mine.value.trim());
+const ended = (call) => ["completed", "busy", "failed", "no-answer", "canceled"].includes(call.status);
+
+async function applyRingMode() {
+  const me = mine.value.trim();
+  if (!me) return;
+  try { await send("PUT", handsetPath() + "/answer-mode", { mode: $("ring-here").checked ? "manual" : "auto" }); }
+  catch (err) { statusLine.textContent = "Answer mode not set: " + err.message; }
+}
+$("ring-here").addEventListener("change", applyRingMode);
+mine.addEventListener("change", applyRingMode);
+
+async function startAudio() {
+  if (audio) return;
+  const context = new AudioContext();
+  const media = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
+  const source = context.createMediaStreamSource(media);
+  const processor = context.createScriptProcessor(1024, 1, 1);
+  const encoder = new phoneAudio.Encoder(context.sampleRate), decoder = new phoneAudio.Decoder(context.sampleRate);
+  const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + api + handsetPath() + "/audio");
+  socket.binaryType = "arraybuffer";
+  socket.onmessage = (event) => decoder.push(new Uint8Array(event.data));
+  processor.onaudioprocess = (event) => {
+    encoder.push(event.inputBuffer.getChannelData(0), (frame) => { if (socket.readyState === 1) socket.send(frame); });
+    decoder.pull(event.outputBuffer.getChannelData(0));
+  };
+  source.connect(processor);
+  processor.connect(context.destination);
+  audio = { context, media, socket, processor };
+}
+
+function stopAudio() {
+  if (!audio) return;
+  audio.socket.close();
+  audio.processor.disconnect();
+  for (const track of audio.media.getTracks()) track.stop();
+  audio.context.close();
+  audio = null;
+}
+
+function showCall() {
+  const call = current;
+  const live = call && !ended(call);
+  callButton.disabled = Boolean(live);
+  hangupButton.disabled = !live;
+  answerButton.disabled = !(live && call.role === "callee" && call.status === "ringing");
+  for (const key of document.querySelectorAll("#keypad button")) key.disabled = !(live && call.status === "in-progress");
+  if (!call) { callStatus.textContent = "No call"; $("said").textContent = ""; return; }
+  const other = call.role === "caller" ? call.to : call.from;
+  const what = call.role === "callee" && call.status === "ringing" ? "Incoming call from " + other : (call.role === "caller" ? "Call to " : "Call from ") + other;
+  callStatus.textContent = what + " · " + call.status + (call.duration !== null ? " · " + call.duration + " s" : "");
+  $("said").textContent = call.said.length ? "Heard: " + call.said.join(" / ") : "";
+  if (live && call.status === "in-progress" && !audio) startAudio().catch((err) => { statusLine.textContent = "No audio: " + err.message; });
+  if (!live) stopAudio();
+}
+
+async function refreshCall() {
+  const me = mine.value.trim();
+  if (!me) return;
+  const { calls } = await getJson(handsetPath() + "/calls");
+  const latest = calls.filter((c) => !ended(c)).at(-1) || (current ? calls.find((c) => c.sid === current.sid) : null) || null;
+  current = latest;
+  showCall();
+}
+
+callButton.addEventListener("click", async () => {
+  try {
+    await startAudio();
+    current = await send("POST", handsetPath() + "/calls", { to: peer.value });
+    showCall();
+  } catch (err) { statusLine.textContent = "Call failed: " + err.message; }
+});
+answerButton.addEventListener("click", async () => {
+  if (!current) return;
+  try { await startAudio(); current = await send("POST", "/calls/" + current.sid + "/answer"); showCall(); }
+  catch (err) { statusLine.textContent = "Not answered: " + err.message; }
+});
+hangupButton.addEventListener("click", async () => {
+  if (!current) return;
+  try { current = await send("POST", "/calls/" + current.sid + "/hangup"); showCall(); }
+  catch (err) { statusLine.textContent = "Hang up failed: " + err.message; }
+});
+for (const key of "123456789*0#") {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = key;
+  button.disabled = true;
+  button.addEventListener("click", () => {
+    if (current) send("POST", "/calls/" + current.sid + "/keys", { keys: key }).catch((err) => { statusLine.textContent = err.message; });
+  });
+  $("keypad").append(button);
+}
+
 async function tick() {
-  try { await loadNumbers(); await refresh(); } catch (err) { statusLine.textContent = "Simulator unreachable: " + err.message; }
+  try { await loadNumbers(); await refresh(); await refreshCall(); } catch (err) { statusLine.textContent = "Simulator unreachable: " + err.message; }
   setTimeout(tick, 1000);
 }
+applyRingMode();
 tick();
 })();
 </script>

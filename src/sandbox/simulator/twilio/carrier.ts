@@ -13,6 +13,7 @@ import { inboundSmsParams } from "./inbound.js";
 import { isE164 } from "./numbers.js";
 import { API_VERSION, mediaPath } from "./resources.js";
 import { countSegments } from "./segments.js";
+import { VoiceNetwork } from "./voice/network.js";
 import {
   makeSid,
   TwilioState,
@@ -49,11 +50,13 @@ export interface CarrierOptions {
 
 /**
  * The simulated network: message creation and delivery, inbound texts from handsets, handset
- * inboxes. HTTP lives elsewhere; this is what the REST routes and the control API call.
+ * inboxes, and (in `voice`) calls. HTTP lives elsewhere; this is what the REST routes and the
+ * control API call.
  */
 export class Carrier {
   readonly state: TwilioState;
   readonly faults = new FaultState();
+  readonly voice: VoiceNetwork;
   publicUrl: string;
   readonly #clock: Clock;
   readonly #log: Logger | undefined;
@@ -69,10 +72,15 @@ export class Carrier {
     this.#statusDelayMs = options.statusDelayMs;
     this.publicUrl = options.publicUrl;
     this.state = new TwilioState(options.clock);
+    this.voice = new VoiceNetwork(this, options.logger);
   }
 
   get clock(): Clock {
     return this.#clock;
+  }
+
+  get statusDelayMs(): number {
+    return this.#statusDelayMs;
   }
 
   get closed(): boolean {
@@ -351,6 +359,7 @@ export class Carrier {
 
   close(): void {
     this.#closing.abort();
+    this.voice.close();
     this.faults.clear();
     for (const handle of this.#timers) this.#clock.clearTimeout(handle);
     this.#timers.clear();

@@ -63,6 +63,27 @@ export const restErrors = {
   bodyTooLong: () => new TwilioApiError(400, 21617, "The concatenated message body exceeds the 1600 character limit."),
   tooManyMedia: () => new TwilioApiError(400, 21623, "Number of media files exceeds allowed limit"),
   unsubscribed: () => new TwilioApiError(400, 21610, "Attempt to send to unsubscribed recipient"),
+  // Calls. 21205 with this text is what api.twilio.com answers a create without Url/Twiml/
+  // ApplicationSid (seen in twilio-node issue #275); the others are the error dictionary's.
+  callToRequired: () => new TwilioApiError(400, 21201, "No 'To' number is specified"),
+  callFromRequired: () => new TwilioApiError(400, 21213, "No 'From' number is specified"),
+  callUrlRequired: () =>
+    new TwilioApiError(400, 21205, "Url parameter is required. For more information, see http://www.twilio.com/docs/api/twiml"),
+  callInvalidUrl: (param: string, url: string) => new TwilioApiError(400, 21205, `${param} is not a valid URL: ${url}`),
+  callInvalidTo: (to: string) => new TwilioApiError(400, 21211, `Invalid 'To' Phone Number: ${to}`),
+  callInvalidFrom: (from: string) => new TwilioApiError(400, 21212, `Invalid From Number (caller ID): ${from}`),
+  callFromNotVerified: (from: string) =>
+    new TwilioApiError(
+      400,
+      21210,
+      `The source phone number provided, ${from}, is not yet verified for your account. You may only make calls from phone numbers that you've verified or purchased from Twilio.`,
+    ),
+  callInvalidTimeout: () => new TwilioApiError(400, 21208, "Invalid Timeout"),
+  callInvalidMethod: (param: string) => new TwilioApiError(400, 21403, `${param} is not valid: Invalid Method`),
+  callInvalidStatus: (status: string) => new TwilioApiError(400, 20001, `Invalid Status: ${status}`),
+  callNotInProgress: () => new TwilioApiError(400, 21220, "Call is not in-progress. Cannot redirect."),
+  callApplicationNotFound: (sid: string) =>
+    new TwilioApiError(400, 21218, `ApplicationSid ${sid} is not accessible: the simulator has no applications`),
 } as const;
 
 /** The code a media fetch failure ends in: 63019 "Media failed to download". */
@@ -95,6 +116,7 @@ export type SimulatorErrorCode =
   | "sim-invalid-input"
   | "sim-wait-timeout"
   | "sim-unknown-media"
+  | "sim-unknown-call"
   | "sim-closed"
   | "sim-internal";
 

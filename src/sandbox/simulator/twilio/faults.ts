@@ -1,6 +1,7 @@
 /**
  * Failure the simulator injects on request: REST errors and latency, outbound messages that end
- * badly or are refused, and Messages.json creates that never answer until released.
+ * badly or are refused, Messages.json creates that never answer until released, and calls that
+ * end busy, unanswered or failed, or are answered late.
  */
 
 export interface RestFault {
@@ -31,6 +32,15 @@ export interface DeliveryFault {
   times?: number;
 }
 
+/** How the next calls to a number end instead of being answered. */
+export type CallFaultOutcome = "busy" | "no-answer" | "failed";
+
+export interface CallFault {
+  outcome: CallFaultOutcome;
+  /** How many calls to the number are affected; default 1. */
+  times?: number;
+}
+
 interface Armed<T> {
   fault: T;
   remaining: number;
@@ -41,6 +51,8 @@ export class FaultState {
   #delivery = new Map<string, Armed<DeliveryFault>>();
   #holds = new Map<string, Array<() => void>>();
   #responseHolds = new Map<string, Array<() => void>>();
+  #calls = new Map<string, Armed<CallFault>>();
+  #answerDelays = new Map<string, Armed<number>>();
   latencyMs = 0;
 
   failRest(fault: RestFault): void {
@@ -70,6 +82,23 @@ export class FaultState {
     armed.remaining -= 1;
     if (armed.remaining <= 0) this.#delivery.delete(number);
     return armed.fault;
+  }
+
+  failCallsTo(number: string, fault: CallFault): void {
+    this.#calls.set(number, { fault, remaining: fault.times ?? 1 });
+  }
+
+  takeCallFault(number: string): CallFault | undefined {
+    return take(this.#calls, number);
+  }
+
+  delayAnswerTo(number: string, ms: number, times = 1): void {
+    this.#answerDelays.set(number, { fault: Math.max(0, ms), remaining: times });
+  }
+
+  /** Extra milliseconds before a call to `number` is answered (0 when none is armed). */
+  takeAnswerDelay(number: string): number {
+    return take(this.#answerDelays, number) ?? 0;
   }
 
   /** Holds every Messages.json create to `number` until the returned function is called. */
@@ -118,10 +147,20 @@ export class FaultState {
   clear(): void {
     this.#rest = [];
     this.#delivery.clear();
+    this.#calls.clear();
+    this.#answerDelays.clear();
     this.latencyMs = 0;
     const holds = [...this.#holds.values(), ...this.#responseHolds.values()];
     this.#holds.clear();
     this.#responseHolds.clear();
     for (const waiters of holds) for (const wake of waiters) wake();
   }
+}
+
+function take<T>(armed: Map<string, Armed<T>>, number: string): T | undefined {
+  const entry = armed.get(number);
+  if (!entry) return undefined;
+  entry.remaining -= 1;
+  if (entry.remaining <= 0) armed.delete(number);
+  return entry.fault;
 }

@@ -14,9 +14,10 @@ import {
   messageResource,
 } from "./resources.js";
 import { makeSid, type AccountRecord, type MessageRecord } from "./state.js";
+import { voiceRoutes } from "./voice-rest.js";
 
 /**
- * Twilio's REST API 2010-04-01, messaging part, mounted under `/2010-04-01`. Every
+ * Twilio's REST API 2010-04-01, messaging part (voice: voice-rest.ts), mounted under `/2010-04-01`. Every
  * route needs HTTP Basic auth as the account in the path; bodies are form-encoded with repeated
  * keys for lists; responses are JSON, errors in Twilio's legacy shape.
  */
@@ -216,6 +217,8 @@ export async function twilioRest(app: FastifyInstance, { carrier }: TwilioRestOp
     const media = mediaOf(request);
     return reply.type(media.contentType).send(media.data);
   });
+
+  voiceRoutes(app, carrier);
 }
 
 function sendTwilioError(reply: FastifyReply, error: TwilioApiError): FastifyReply {

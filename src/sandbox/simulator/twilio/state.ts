@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../../../clock.js";
 import { SimulatorError } from "./errors.js";
+import type { CallRecord, RecordingRecord } from "./voice/records.js";
 
 /** A Twilio SID: two-letter type prefix and 32 lowercase hex digits. */
 export function makeSid(prefix: string): string {
@@ -73,6 +74,8 @@ export interface WebhookOutcome {
   method: HttpMethod;
   status: number;
   body: string;
+  /** The response's Content-Type, when it had one. */
+  contentType?: string;
   error?: string;
   at: Date;
 }
@@ -124,6 +127,8 @@ export class TwilioState {
   readonly accounts = new Map<string, AccountRecord>();
   readonly numbers = new Map<string, NumberRecord>();
   readonly messages = new Map<string, MessageRecord>();
+  readonly calls = new Map<string, CallRecord>();
+  readonly recordings = new Map<string, RecordingRecord>();
   readonly #clock: Clock;
 
   constructor(clock: Clock) {
@@ -178,5 +183,13 @@ export class TwilioState {
       .map((message, index) => ({ message, index }))
       .sort((a, b) => b.message.dateCreated.getTime() - a.message.dateCreated.getTime() || b.index - a.index)
       .map(({ message }) => message);
+  }
+
+  /** Newest first by creation; equal timestamps keep reverse creation order. */
+  static newestFirst<T extends { dateCreated: Date }>(items: Iterable<T>): T[] {
+    return [...items]
+      .map((item, index) => ({ item, index }))
+      .sort((a, b) => b.item.dateCreated.getTime() - a.item.dateCreated.getTime() || b.index - a.index)
+      .map(({ item }) => item);
   }
 }

@@ -67,7 +67,8 @@ export async function sendSignedWebhook(request: WebhookRequest): Promise<Webhoo
     const response = await fetch(url, { method, headers, body: method === "POST" ? form : undefined, signal });
     const body = await response.text();
     request.logger?.debug({ target, method, status: response.status }, "webhook delivered");
-    return { url, method, status: response.status, body, at: now() };
+    const contentType = response.headers.get("content-type");
+    return { url, method, status: response.status, body, ...(contentType ? { contentType } : {}), at: now() };
   } catch (err) {
     const error = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
     request.logger?.info({ target, method, error }, "webhook got no response");
