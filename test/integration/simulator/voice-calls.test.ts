@@ -171,8 +171,9 @@ describe("outbound calls through the twilio SDK", () => {
     sim.handset("+15557650004").answerCalls("manual");
     sim.handset("+15557650005").answerCalls("reject");
     const busy = await placeCall("+15557650001", "<Response/>");
-    const noAnswer = await placeCall("+15557650002", "<Response/>", { timeout: 1 });
+    // Armed before the call is placed: under load the handset could otherwise answer first.
     sim.faults.failCallsTo("+15557650002", { outcome: "no-answer" });
+    const noAnswer = await placeCall("+15557650002", "<Response/>", { timeout: 1 });
     const failed = await placeCall("+15557650003", "<Response/>");
     const canceled = await placeCall("+15557650004", "<Response/>");
     const declined = await placeCall("+15557650005", "<Response/>");
