@@ -221,31 +221,14 @@ export const linkMachine = setup({
             target: "degraded",
             actions: [
               assign(({ context, event }) => ({ failures: context.failures + 1, lastError: failureOf(event.error) })),
-              {
-                type: "notify",
-                params: ({ context, event }) => ({
-                  kind: "link.degraded",
-                  provider: context.provider,
-                  reason: userMessageOf(event.error),
-                  retryInMs: retryDelayMs(context.failures),
-                }),
-              },
+              { type: "notify", params: ({ context, event }) => degradedNotice(context, event.error, context.failures) },
             ],
           },
           {
             target: "bad-credentials",
             actions: [
               assign(({ event }) => ({ lastError: failureOf(event.error) })),
-              {
-                type: "notify",
-                params: ({ context, event }) => ({
-                  kind: "link.failed",
-                  provider: context.provider,
-                  number: context.number,
-                  code: errorCodeOf(event.error),
-                  reason: userMessageOf(event.error),
-                }),
-              },
+              { type: "notify", params: ({ context, event }) => failedNotice(context, event.error) },
             ],
           },
         ],
@@ -291,31 +274,14 @@ export const linkMachine = setup({
                     target: "#link.degraded",
                     actions: [
                       assign(({ event }) => ({ failures: 1, lastError: failureOf(event.error) })),
-                      {
-                        type: "notify",
-                        params: ({ context, event }) => ({
-                          kind: "link.degraded",
-                          provider: context.provider,
-                          reason: userMessageOf(event.error),
-                          retryInMs: retryDelayMs(1),
-                        }),
-                      },
+                      { type: "notify", params: ({ context, event }) => degradedNotice(context, event.error, 1) },
                     ],
                   },
                   {
                     target: "#link.bad-credentials",
                     actions: [
                       assign(({ event }) => ({ lastError: failureOf(event.error) })),
-                      {
-                        type: "notify",
-                        params: ({ context, event }) => ({
-                          kind: "link.failed",
-                          provider: context.provider,
-                          number: context.number,
-                          code: errorCodeOf(event.error),
-                          reason: userMessageOf(event.error),
-                        }),
-                      },
+                      { type: "notify", params: ({ context, event }) => failedNotice(context, event.error) },
                     ],
                   },
                 ],
@@ -381,16 +347,7 @@ export const linkMachine = setup({
                 target: "#link.bad-credentials",
                 actions: [
                   assign(({ event }) => ({ lastError: failureOf(event.error) })),
-                  {
-                    type: "notify",
-                    params: ({ context, event }) => ({
-                      kind: "link.failed",
-                      provider: context.provider,
-                      number: context.number,
-                      code: errorCodeOf(event.error),
-                      reason: userMessageOf(event.error),
-                    }),
-                  },
+                  { type: "notify", params: ({ context, event }) => failedNotice(context, event.error) },
                 ],
               },
             ],
@@ -515,6 +472,14 @@ function probeInput(context: LinkContext): ProbeInput {
     linkId: context.linkId,
     knownPrevious: context.previousSettings,
   };
+}
+
+function failedNotice(context: LinkContext, error: unknown): Notice {
+  return { kind: "link.failed", provider: context.provider, number: context.number, code: errorCodeOf(error), reason: userMessageOf(error) };
+}
+
+function degradedNotice(context: LinkContext, error: unknown, failures: number): Notice {
+  return { kind: "link.degraded", provider: context.provider, reason: userMessageOf(error), retryInMs: retryDelayMs(failures) };
 }
 
 function statusNotice(context: LinkContext, state: LinkStateName, balance: Balance | null): Notice {
