@@ -155,3 +155,54 @@ export async function waitCpuQuiet(pid: number, quietMs = 300, maxMs = 10_000): 
     }
   }
 }
+
+export interface CpuSample {
+  /** Per CPU: busy and steal jiffies converted to ms, from /proc/stat. */
+  busyMs: number[];
+  stealMs: number[];
+  at: number;
+}
+
+/** Busy time (user, nice, system, irq, softirq) and steal time of every CPU since boot. */
+export function cpuSample(): CpuSample | null {
+  try {
+    const lines = readFileSync("/proc/stat", "utf8").split("\n").filter((l) => /^cpu\d+ /.test(l));
+    const tick = 1000 / clockTicks();
+    const busyMs: number[] = [];
+    const stealMs: number[] = [];
+    for (const line of lines) {
+      const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+      busyMs.push(((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0)) * tick);
+      stealMs.push((steal ?? 0) * tick);
+    }
+    return { busyMs, stealMs, at: Date.now() };
+  } catch {
+    return null;
+  }
+}
+
+/** Per CPU: % of the interval it was busy, and % stolen by the hypervisor. */
+export function cpuLoad(from: CpuSample, to: CpuSample): { busyPct: number[]; stealPct: number[]; ms: number } {
+  const ms = Math.max(1, to.at - from.at);
+  return {
+    busyPct: to.busyMs.map((b, i) => round(((b - (from.busyMs[i] ?? 0)) / ms) * 100, 0)),
+    stealPct: to.stealMs.map((s, i) => round(((s - (from.stealMs[i] ?? 0)) / ms) * 100, 0)),
+    ms,
+  };
+}
+
+/**
+ * CPU time used on the machine by processes other than `ours`, in % of one CPU, over `ms`: how
+ * much someone else's work competed with the benchmark.
+ */
+export async function foreignLoad(ours: number[], ms = 500): Promise<number> {
+  const before = cpuSample();
+  const ourBefore = ours.map((pid) => cpuMs(pid) ?? 0);
+  await sleep(ms);
+  const after = cpuSample();
+  const ourAfter = ours.map((pid) => cpuMs(pid) ?? 0);
+  if (!before || !after) return 0;
+  const busy = after.busyMs.reduce((a, b) => a + b, 0) - before.busyMs.reduce((a, b) => a + b, 0);
+  const own = ourAfter.reduce((a, b) => a + b, 0) - ourBefore.reduce((a, b) => a + b, 0);
+  return round(Math.max(0, (busy - own) / (after.at - before.at)) * 100, 0);
+}
