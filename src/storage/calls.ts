@@ -1,5 +1,5 @@
 import type { PortalId, RoomId, UserId } from "../ids.js";
-import type { Db } from "./db.js";
+import { statements, type Db } from "./db.js";
 
 export type CallState = "ringing" | "answered" | "voicemail" | "ended";
 export type CallEndReason = "completed" | "busy" | "no-answer" | "failed" | "canceled" | "rejected" | "voicemail" | "missed" | "restart";
@@ -55,7 +55,11 @@ const toRecord = (row: Row): CallRecord => ({
 
 /** Calls, their Matrix legs and the per-member call rooms. */
 export class CallStore {
-  constructor(private readonly db: Db) {}
+  private readonly sql: ReturnType<typeof statements>;
+
+  constructor(private readonly db: Db) {
+    this.sql = statements(db);
+  }
 
   create(call: { id: string; portalId: PortalId; direction: "in" | "out"; providerCallId: string | null; streamToken: string | null; now: number }): void {
     this.db
@@ -64,22 +68,22 @@ export class CallStore {
   }
 
   get(id: string): CallRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM calls WHERE id = ?").get(id) as Row | undefined;
+    const row = this.sql("SELECT * FROM calls WHERE id = ?").get(id) as Row | undefined;
     return row && toRecord(row);
   }
 
   byProviderId(providerCallId: string): CallRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM calls WHERE provider_call_id = ?").get(providerCallId) as Row | undefined;
+    const row = this.sql("SELECT * FROM calls WHERE provider_call_id = ?").get(providerCallId) as Row | undefined;
     return row && toRecord(row);
   }
 
   setProviderId(id: string, providerCallId: string): void {
-    this.db.prepare("UPDATE calls SET provider_call_id = ? WHERE id = ?").run(providerCallId, id);
+    this.sql("UPDATE calls SET provider_call_id = ? WHERE id = ?").run(providerCallId, id);
   }
 
   /** Takes the media stream's one-time token: true once for the right token, never again. */
   claimStreamToken(id: string, token: string): boolean {
-    return this.db.prepare("UPDATE calls SET stream_token = NULL WHERE id = ? AND stream_token = ?").run(id, token).changes === 1;
+    return this.sql("UPDATE calls SET stream_token = NULL WHERE id = ? AND stream_token = ?").run(id, token).changes === 1;
   }
 
   setState(id: string, state: CallState, fields: { endReason?: CallEndReason; answeredBy?: UserId; now: number }): void {
@@ -95,7 +99,7 @@ export class CallStore {
 
   /** Calls a previous run left open: ended cleanly at start-up. */
   open(): CallRecord[] {
-    return (this.db.prepare("SELECT * FROM calls WHERE state <> 'ended'").all() as Row[]).map(toRecord);
+    return (this.sql("SELECT * FROM calls WHERE state <> 'ended'").all() as Row[]).map(toRecord);
   }
 
   addLeg(leg: Omit<CallLeg, "ended">): void {
@@ -105,7 +109,7 @@ export class CallStore {
   }
 
   legs(callId: string): CallLeg[] {
-    const rows = this.db.prepare("SELECT * FROM call_legs WHERE call_id = ?").all(callId) as {
+    const rows = this.sql("SELECT * FROM call_legs WHERE call_id = ?").all(callId) as {
       call_id: string;
       matrix_call_id: string;
       party_id: string;
@@ -117,26 +121,26 @@ export class CallStore {
   }
 
   callOfLeg(matrixCallId: string): string | undefined {
-    const row = this.db.prepare("SELECT call_id FROM call_legs WHERE matrix_call_id = ?").get(matrixCallId) as { call_id: string } | undefined;
+    const row = this.sql("SELECT call_id FROM call_legs WHERE matrix_call_id = ?").get(matrixCallId) as { call_id: string } | undefined;
     return row?.call_id;
   }
 
   endLeg(callId: string, matrixCallId: string): void {
-    this.db.prepare("UPDATE call_legs SET ended = 1 WHERE call_id = ? AND matrix_call_id = ?").run(callId, matrixCallId);
+    this.sql("UPDATE call_legs SET ended = 1 WHERE call_id = ? AND matrix_call_id = ?").run(callId, matrixCallId);
   }
 
   callRoom(portalId: PortalId, userId: UserId): RoomId | undefined {
-    const row = this.db.prepare("SELECT room_id FROM call_rooms WHERE portal_id = ? AND user_id = ?").get(portalId, userId) as { room_id: string } | undefined;
+    const row = this.sql("SELECT room_id FROM call_rooms WHERE portal_id = ? AND user_id = ?").get(portalId, userId) as { room_id: string } | undefined;
     return row?.room_id as RoomId | undefined;
   }
 
   setCallRoom(portalId: PortalId, userId: UserId, roomId: RoomId): void {
-    this.db.prepare("INSERT OR REPLACE INTO call_rooms (portal_id, user_id, room_id) VALUES (?, ?, ?)").run(portalId, userId, roomId);
+    this.sql("INSERT OR REPLACE INTO call_rooms (portal_id, user_id, room_id) VALUES (?, ?, ?)").run(portalId, userId, roomId);
   }
 
   /** The portal a call room belongs to, for calls placed from it. */
   portalOfCallRoom(roomId: RoomId): PortalId | undefined {
-    const row = this.db.prepare("SELECT portal_id FROM call_rooms WHERE room_id = ?").get(roomId) as { portal_id: string } | undefined;
+    const row = this.sql("SELECT portal_id FROM call_rooms WHERE room_id = ?").get(roomId) as { portal_id: string } | undefined;
     return row?.portal_id as PortalId | undefined;
   }
 }

@@ -1,5 +1,5 @@
 import type { ContactId, RoomId } from "../ids.js";
-import type { Db } from "./db.js";
+import { statements, type Db } from "./db.js";
 
 export interface ContactRecord {
   controlRoomId: RoomId;
@@ -10,7 +10,11 @@ export interface ContactRecord {
 
 /** Pet names and blocks, per control room: the same number can be "Mum" in one room and blocked in another. */
 export class ContactStore {
-  constructor(private readonly db: Db) {}
+  private readonly sql: ReturnType<typeof statements>;
+
+  constructor(private readonly db: Db) {
+    this.sql = statements(db);
+  }
 
   get(controlRoomId: RoomId, contact: ContactId): ContactRecord {
     const row = this.db
@@ -38,7 +42,7 @@ export class ContactStore {
   }
 
   blocked(controlRoomId: RoomId): ContactId[] {
-    return (this.db.prepare("SELECT contact FROM contacts WHERE control_room_id = ? AND blocked = 1").all(controlRoomId) as { contact: string }[]).map(
+    return (this.sql("SELECT contact FROM contacts WHERE control_room_id = ? AND blocked = 1").all(controlRoomId) as { contact: string }[]).map(
       (r) => r.contact as ContactId,
     );
   }

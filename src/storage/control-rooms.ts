@@ -1,5 +1,5 @@
 import type { RoomId, UserId } from "../ids.js";
-import type { Db } from "./db.js";
+import { statements, type Db } from "./db.js";
 
 export type ControlRoomStatus = "active" | "paused";
 
@@ -29,7 +29,11 @@ const toRecord = (row: Row): ControlRoomRecord => ({
 });
 
 export class ControlRoomStore {
-  constructor(private readonly db: Db) {}
+  private readonly sql: ReturnType<typeof statements>;
+
+  constructor(private readonly db: Db) {
+    this.sql = statements(db);
+  }
 
   /** Records a control room; an existing one keeps its creator and creation time. */
   upsert(record: Omit<ControlRoomRecord, "signature">): void {
@@ -42,19 +46,19 @@ export class ControlRoomStore {
   }
 
   get(roomId: RoomId): ControlRoomRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM control_rooms WHERE room_id = ?").get(roomId) as Row | undefined;
+    const row = this.sql("SELECT * FROM control_rooms WHERE room_id = ?").get(roomId) as Row | undefined;
     return row && toRecord(row);
   }
 
   list(): ControlRoomRecord[] {
-    return (this.db.prepare("SELECT * FROM control_rooms ORDER BY created_at").all() as Row[]).map(toRecord);
+    return (this.sql("SELECT * FROM control_rooms ORDER BY created_at").all() as Row[]).map(toRecord);
   }
 
   setSignature(roomId: RoomId, on: boolean): void {
-    this.db.prepare("UPDATE control_rooms SET signature = ? WHERE room_id = ?").run(on ? 1 : 0, roomId);
+    this.sql("UPDATE control_rooms SET signature = ? WHERE room_id = ?").run(on ? 1 : 0, roomId);
   }
 
   setStatus(roomId: RoomId, status: ControlRoomStatus): void {
-    this.db.prepare("UPDATE control_rooms SET status = ? WHERE room_id = ?").run(status, roomId);
+    this.sql("UPDATE control_rooms SET status = ? WHERE room_id = ?").run(status, roomId);
   }
 }

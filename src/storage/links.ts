@@ -1,7 +1,7 @@
 import type { E164, LinkId, ProviderKind, RoomId } from "../ids.js";
 import { Secret } from "../secret.js";
 import type { CredentialCipher } from "./credentials.js";
-import type { Db } from "./db.js";
+import { statements, type Db } from "./db.js";
 
 /** The states a link is stored in; `unlinked` links are deleted rather than stored. */
 export type StoredLinkState = "linking" | "linked" | "degraded" | "bad-credentials" | "paused" | "unlinking";
@@ -41,10 +41,14 @@ interface Row {
 }
 
 export class LinkStore {
+  private readonly sql: ReturnType<typeof statements>;
+
   constructor(
     private readonly db: Db,
     private readonly cipher: CredentialCipher,
-  ) {}
+  ) {
+    this.sql = statements(db);
+  }
 
   private toRecord(row: Row): LinkRecord {
     return {
@@ -69,7 +73,7 @@ export class LinkStore {
    */
   save(record: LinkRecord): void {
     this.db.transaction(() => {
-      this.db.prepare("DELETE FROM links WHERE room_id = ? AND id <> ?").run(record.roomId, record.id);
+      this.sql("DELETE FROM links WHERE room_id = ? AND id <> ?").run(record.roomId, record.id);
       this.db
         .prepare(
           `INSERT INTO links (id, room_id, provider, phone_number, account_ref, credentials, provider_number_id,
@@ -99,16 +103,16 @@ export class LinkStore {
   }
 
   setState(id: LinkId, state: StoredLinkState, stateCode: string | null, now: number): void {
-    this.db.prepare("UPDATE links SET state = ?, state_code = ?, updated_at = ? WHERE id = ?").run(state, stateCode, now, id);
+    this.sql("UPDATE links SET state = ?, state_code = ?, updated_at = ? WHERE id = ?").run(state, stateCode, now, id);
   }
 
   get(id: LinkId): LinkRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM links WHERE id = ?").get(id) as Row | undefined;
+    const row = this.sql("SELECT * FROM links WHERE id = ?").get(id) as Row | undefined;
     return row && this.toRecord(row);
   }
 
   byRoom(roomId: RoomId): LinkRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM links WHERE room_id = ?").get(roomId) as Row | undefined;
+    const row = this.sql("SELECT * FROM links WHERE room_id = ?").get(roomId) as Row | undefined;
     return row && this.toRecord(row);
   }
 
@@ -121,10 +125,10 @@ export class LinkStore {
   }
 
   list(): LinkRecord[] {
-    return (this.db.prepare("SELECT * FROM links ORDER BY created_at").all() as Row[]).map((row) => this.toRecord(row));
+    return (this.sql("SELECT * FROM links ORDER BY created_at").all() as Row[]).map((row) => this.toRecord(row));
   }
 
   delete(id: LinkId): void {
-    this.db.prepare("DELETE FROM links WHERE id = ?").run(id);
+    this.sql("DELETE FROM links WHERE id = ?").run(id);
   }
 }

@@ -1,6 +1,6 @@
 import type { PortalId, RoomId } from "../ids.js";
 import type { MessageStatus } from "../providers/events.js";
-import type { Db } from "./db.js";
+import { statements, type Db } from "./db.js";
 
 export type InboundState = "received" | "posted" | "blocked";
 export type OutboundState = "pending" | "sending" | "sent" | "failed";
@@ -95,15 +95,19 @@ export interface OutboundPart {
 }
 
 export class MessageStore {
-  constructor(private readonly db: Db) {}
+  private readonly sql: ReturnType<typeof statements>;
+
+  constructor(private readonly db: Db) {
+    this.sql = statements(db);
+  }
 
   private one(sql: string, ...args: unknown[]): MessageRecord | undefined {
-    const row = this.db.prepare(sql).get(...args) as Row | undefined;
+    const row = this.sql(sql).get(...args) as Row | undefined;
     return row && toRecord(row);
   }
 
   private many(sql: string, ...args: unknown[]): MessageRecord[] {
-    return (this.db.prepare(sql).all(...args) as Row[]).map(toRecord);
+    return (this.sql(sql).all(...args) as Row[]).map(toRecord);
   }
 
   get(id: number): MessageRecord | undefined {
@@ -130,7 +134,7 @@ export class MessageStore {
    * an empty list when the event was stored before (a replayed homeserver transaction).
    */
   insertOutbound(portalId: PortalId, matrixEventId: string, sender: string, parts: OutboundPart[], now: number): number[] {
-    const insert = this.db.prepare(
+    const insert = this.sql(
       `INSERT OR IGNORE INTO messages (portal_id, direction, matrix_event_id, part, sender, body, media, state, created_at, updated_at)
        VALUES (?, 'out', ?, ?, ?, ?, ?, 'pending', ?, ?)`,
     );
@@ -150,7 +154,7 @@ export class MessageStore {
   }
 
   markPosted(id: number, matrixEventId: string, now: number): void {
-    this.db.prepare("UPDATE messages SET state = 'posted', matrix_event_id = ?, updated_at = ? WHERE id = ?").run(matrixEventId, now, id);
+    this.sql("UPDATE messages SET state = 'posted', matrix_event_id = ?, updated_at = ? WHERE id = ?").run(matrixEventId, now, id);
   }
 
   /** Outbound texts not yet accepted by the provider, oldest first. */
@@ -160,7 +164,7 @@ export class MessageStore {
 
   /** Written before every provider call: a row left in 'sending' after a crash is in doubt. */
   markSending(id: number, now: number): void {
-    this.db.prepare("UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?").run(now, id);
+    this.sql("UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?").run(now, id);
   }
 
   markSent(id: number, providerMessageId: string, status: MessageStatus, now: number): void {
@@ -180,7 +184,7 @@ export class MessageStore {
     const message = this.byProviderId(providerMessageId);
     if (!message || message.direction !== "out") return undefined;
     if (message.status && STATUS_RANK[message.status] >= STATUS_RANK[status]) return undefined;
-    this.db.prepare("UPDATE messages SET status = ?, error_code = COALESCE(?, error_code), updated_at = ? WHERE id = ?").run(status, errorCode, now, message.id);
+    this.sql("UPDATE messages SET status = ?, error_code = COALESCE(?, error_code), updated_at = ? WHERE id = ?").run(status, errorCode, now, message.id);
     return this.get(message.id);
   }
 
@@ -195,7 +199,7 @@ export class MessageStore {
   }
 
   markShown(id: number, status: string): void {
-    this.db.prepare("UPDATE messages SET shown_status = ? WHERE id = ?").run(status, id);
+    this.sql("UPDATE messages SET shown_status = ? WHERE id = ?").run(status, id);
   }
 
   /** Provider ids already taken by outbound texts of a conversation (to match texts in doubt). */

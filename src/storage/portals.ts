@@ -1,5 +1,5 @@
 import type { ContactId, PortalId, RoomId } from "../ids.js";
-import type { Db } from "./db.js";
+import { statements, type Db } from "./db.js";
 
 export interface PortalRecord {
   id: PortalId;
@@ -30,7 +30,11 @@ const toRecord = (row: Row): PortalRecord => ({
 });
 
 export class PortalStore {
-  constructor(private readonly db: Db) {}
+  private readonly sql: ReturnType<typeof statements>;
+
+  constructor(private readonly db: Db) {
+    this.sql = statements(db);
+  }
 
   /** The portal of a contact in a control room, made (without a Matrix room yet) if it is new. */
   ensure(controlRoomId: RoomId, contact: ContactId, makeId: () => PortalId, now: number): PortalRecord {
@@ -41,30 +45,30 @@ export class PortalStore {
   }
 
   find(controlRoomId: RoomId, contact: ContactId): PortalRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM portals WHERE control_room_id = ? AND contact = ?").get(controlRoomId, contact) as Row | undefined;
+    const row = this.sql("SELECT * FROM portals WHERE control_room_id = ? AND contact = ?").get(controlRoomId, contact) as Row | undefined;
     return row && toRecord(row);
   }
 
   get(id: PortalId): PortalRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM portals WHERE id = ?").get(id) as Row | undefined;
+    const row = this.sql("SELECT * FROM portals WHERE id = ?").get(id) as Row | undefined;
     return row && toRecord(row);
   }
 
   byRoom(roomId: RoomId): PortalRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM portals WHERE room_id = ?").get(roomId) as Row | undefined;
+    const row = this.sql("SELECT * FROM portals WHERE room_id = ?").get(roomId) as Row | undefined;
     return row && toRecord(row);
   }
 
   ofControlRoom(controlRoomId: RoomId): PortalRecord[] {
-    return (this.db.prepare("SELECT * FROM portals WHERE control_room_id = ? ORDER BY created_at").all(controlRoomId) as Row[]).map(toRecord);
+    return (this.sql("SELECT * FROM portals WHERE control_room_id = ? ORDER BY created_at").all(controlRoomId) as Row[]).map(toRecord);
   }
 
   setRoom(id: PortalId, roomId: RoomId): void {
-    this.db.prepare("UPDATE portals SET room_id = ? WHERE id = ?").run(roomId, id);
+    this.sql("UPDATE portals SET room_id = ? WHERE id = ?").run(roomId, id);
   }
 
   /** Marks that the "edits can't be sent" notice was shown; true only for the first caller. */
   claimEditNotice(id: PortalId): boolean {
-    return this.db.prepare("UPDATE portals SET edit_notice_sent = 1 WHERE id = ? AND edit_notice_sent = 0").run(id).changes === 1;
+    return this.sql("UPDATE portals SET edit_notice_sent = 1 WHERE id = ? AND edit_notice_sent = 0").run(id).changes === 1;
   }
 }

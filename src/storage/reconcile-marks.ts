@@ -1,12 +1,16 @@
 import type { LinkId } from "../ids.js";
-import type { Db } from "./db.js";
+import { statements, type Db } from "./db.js";
 
 /** How far back each link's provider message list has been checked for texts webhooks missed. */
 export class ReconcileMarkStore {
-  constructor(private readonly db: Db) {}
+  private readonly sql: ReturnType<typeof statements>;
+
+  constructor(private readonly db: Db) {
+    this.sql = statements(db);
+  }
 
   get(linkId: LinkId): number | undefined {
-    const row = this.db.prepare("SELECT checked_until FROM reconcile_marks WHERE link_id = ?").get(linkId) as { checked_until: number } | undefined;
+    const row = this.sql("SELECT checked_until FROM reconcile_marks WHERE link_id = ?").get(linkId) as { checked_until: number } | undefined;
     return row?.checked_until;
   }
 
