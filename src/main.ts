@@ -40,7 +40,10 @@ export async function runBridge(config: Config, registrationPath: string, clock:
     const registration = loadRegistration(config, registrationPath);
     const ghosts = new Ghosts(config.appservice.ghostPrefix, config.homeserver.domain);
     let handle: (event: RawMatrixEvent) => Promise<void> = async () => {};
-    const inbox = new MatrixInbox(storage.matrixEvents, (event) => handle(event), clock, log.child({ component: "inbox" }));
+    // The bridge's own messages echo back to it; only its memberships (an invite, a kick) matter.
+    const ownEcho = (event: RawMatrixEvent) =>
+      event.type !== "m.room.member" && (event.sender === `@${config.appservice.botLocalpart}:${config.homeserver.domain}` || ghosts.isGhost(event.sender));
+    const inbox = new MatrixInbox(storage.matrixEvents, (event) => handle(event), clock, log.child({ component: "inbox" }), ownEcho);
 
     const appservice = await startAppservice({
       config,

@@ -8,16 +8,20 @@ import type { LinkRecord } from "../storage/links.js";
  * cheap, but reusing it keeps its HTTP connections alive between texts.
  */
 export class ProviderClients {
-  private readonly clients = new Map<LinkId, { key: string; client: ProviderClient }>();
+  private readonly clients = new Map<LinkId, { record: LinkRecord; key: string; client: ProviderClient }>();
 
   constructor(private readonly providers: ProviderRegistry) {}
 
   forLink(link: LinkRecord): ProviderClient {
-    const key = JSON.stringify([link.accountRef, link.credentials.reveal()]);
     const cached = this.clients.get(link.id);
-    if (cached?.key === key) return cached.client;
+    if (cached?.record === link) return cached.client;
+    const key = JSON.stringify([link.accountRef, link.credentials.reveal()]);
+    if (cached?.key === key) {
+      cached.record = link;
+      return cached.client;
+    }
     const client = this.providers.get(link.provider).createClient({ accountRef: link.accountRef, credentials: link.credentials });
-    this.clients.set(link.id, { key, client });
+    this.clients.set(link.id, { record: link, key, client });
     return client;
   }
 }

@@ -87,13 +87,18 @@ async function showInMatrix(deps: ConversationEffectDeps, portalId: PortalId): P
     storage.messages.markPosted(message.id, first!, deps.clock.now());
   }
 
-  for (const message of outcomes) {
-    await showOutcome(deps, message, roomId, ghost, client, displayName(portal.contact));
+  // A read receipt covers everything before it: one, on the newest delivered text, is enough.
+  const delivered = outcomes.filter((m) => m.status === "delivered" || m.status === "read");
+  const newest = delivered.at(-1);
+  if (newest?.matrixEventId) await deps.matrix.readReceiptAs(ghost, roomId, newest.matrixEventId as EventId);
+  for (const message of delivered) storage.messages.markShown(message.id, message.status!);
+  for (const message of outcomes.filter((m) => !delivered.includes(m))) {
+    await showFailure(deps, message, roomId, ghost, client, displayName(portal.contact));
     storage.messages.markShown(message.id, message.status!);
   }
 }
 
-async function showOutcome(
+async function showFailure(
   deps: ConversationEffectDeps,
   message: MessageRecord,
   roomId: RoomId,
@@ -103,11 +108,6 @@ async function showOutcome(
 ): Promise<void> {
   if (!message.matrixEventId) return;
   const event = message.matrixEventId as EventId;
-  if (message.status === "delivered" || message.status === "read") {
-    // The contact's phone has it: the ghost "reads" the message, as a person would.
-    await deps.matrix.readReceiptAs(ghost, roomId, event);
-    return;
-  }
   const reason = message.failure ?? client?.explainError(message.errorCode) ?? `error ${message.errorCode ?? "unknown"}`;
   await deps.matrix.sendAs(ghost, roomId, `pstn.outcome.${message.id}.${message.status}`, {
     msgtype: "m.notice",

@@ -48,12 +48,12 @@ export function createIntake(deps: IntakeDeps) {
           log.info({ linkId: event.linkId, portalId }, "kept a text from a blocked contact out of the rooms");
           return;
         }
-        deps.send(link.roomId, { type: "conversation.work", portalId });
+        deps.send(link.roomId, { type: "conversation.work", portalId, lane: "matrix" });
         return;
       }
       case "message.status": {
         const changed = storage.messages.applyStatus(event.providerMessageId, event.status, event.errorCode, clock.now());
-        if (changed && isFinalStatus(changed.status)) deps.send(link.roomId, { type: "conversation.work", portalId: changed.portalId });
+        if (changed && isFinalStatus(changed.status)) deps.send(link.roomId, { type: "conversation.work", portalId: changed.portalId, lane: "matrix" });
         return;
       }
       case "call.incoming":

@@ -45,8 +45,11 @@ export type ControlRoomEvent =
       credentials: Secret<ProviderCredentials>;
     }
   | { type: "command.unlink" }
-  /** Something new for a conversation: a text in or out, or a delivery outcome. */
-  | { type: "conversation.work"; portalId: PortalId }
+  /**
+   * Something new for a conversation. `lane` says which of its lanes has work: "matrix" (a text
+   * came in, a delivery outcome), "provider" (a member wrote), or both when unsure.
+   */
+  | { type: "conversation.work"; portalId: PortalId; lane?: "matrix" | "provider" }
   /** A call begins (rung in, or dialled out from Matrix). */
   | { type: "call.start"; call: CallInput }
   /** Something happened to a call in progress. */
@@ -154,7 +157,7 @@ export const controlRoomMachine = roomSetup.createMachine({
         "conversation.work": {
           actions: enqueueActions(({ context, event, enqueue }) => {
             if (context.conversations[event.portalId]) {
-              enqueue.sendTo(event.portalId, { type: "work" });
+              enqueue.sendTo(event.portalId, { type: event.lane === "matrix" ? "show" : event.lane === "provider" ? "send" : "work" });
               return;
             }
             // A new actor looks for its work by itself when it starts.

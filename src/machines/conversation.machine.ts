@@ -29,8 +29,11 @@ export interface ConversationContext {
   providerAgain: boolean;
 }
 
-/** `work`: something new for either lane. `show`: only the matrix lane has something new. */
-export type ConversationEvent = { type: "work" } | { type: "show" };
+/**
+ * `work`: something new for either lane. `show`: only the matrix lane has something new (a text
+ * came in, a delivery outcome). `send`: only the provider lane (a member wrote).
+ */
+export type ConversationEvent = { type: "work" } | { type: "show" } | { type: "send" };
 
 export interface LaneInput {
   portalId: PortalId;
@@ -128,7 +131,7 @@ export const conversationMachine = setup({
         provider: {
           initial: "working",
           states: {
-            idle: { on: { work: "working" } },
+            idle: { on: { work: "working", send: "working" } },
             working: {
               entry: assign({ providerAgain: false }),
               invoke: {
@@ -143,7 +146,10 @@ export const conversationMachine = setup({
                   { target: "idle", actions: { type: "laneFailed", params: ({ event }) => ({ lane: "provider" as const, error: event.error }) } },
                 ],
               },
-              on: { work: { actions: assign({ providerAgain: true }) } },
+              on: {
+                work: { actions: assign({ providerAgain: true }) },
+                send: { actions: assign({ providerAgain: true }) },
+              },
             },
             backoff: { after: { providerRetry: "working" } },
           },
@@ -154,11 +160,11 @@ export const conversationMachine = setup({
           states: {
             alive: {
               after: { idleTimeout: "expiring" },
-              on: { work: { target: "alive", reenter: true }, show: { target: "alive", reenter: true } },
+              on: { work: { target: "alive", reenter: true }, show: { target: "alive", reenter: true }, send: { target: "alive", reenter: true } },
             },
             expiring: {
               always: { guard: "bothIdle", target: "#conversation.stopped" },
-              on: { work: "alive", show: "alive" },
+              on: { work: "alive", show: "alive", send: "alive" },
             },
           },
         },

@@ -101,7 +101,10 @@ export function createEventHandler(deps: MatrixDeps) {
     }
     if (!matrix.isBridgeUser(target) && runtime.isControlRoom(roomId) && membership !== "invite") {
       await deps.portals.followMembership(roomId, toUserId(target), membership);
+      return;
     }
+    const portal = storage.portals.byRoom(roomId);
+    if (portal && !matrix.isBridgeUser(target)) deps.portals.membershipChanged(portal.id);
   }
 
   return async function handle(event: RawMatrixEvent): Promise<void> {

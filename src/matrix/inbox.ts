@@ -21,10 +21,13 @@ export class MatrixInbox {
     private readonly handler: EventHandler,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** Events not worth storing: the bridge's own messages coming back to it. */
+    private readonly ignore: (event: RawMatrixEvent) => boolean = () => false,
   ) {}
 
   accept(event: RawMatrixEvent): void {
     if (typeof event.event_id !== "string" || typeof event.room_id !== "string") return;
+    if (this.ignore(event)) return;
     if (!this.store.accept(event, this.clock.now())) {
       this.log.debug({ eventId: event.event_id }, "dropped a replayed event");
       return;

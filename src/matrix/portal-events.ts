@@ -58,6 +58,6 @@ export async function onPortalEvent(deps: MatrixDeps, portal: PortalRecord & { r
   }
   const ids = deps.storage.messages.insertOutbound(portal.id, event.event_id, sender, outbound.parts, deps.clock.now());
   if (ids.length === 0) return;
-  deps.runtime.send(portal.controlRoomId, { type: "conversation.work", portalId: portal.id });
+  deps.runtime.send(portal.controlRoomId, { type: "conversation.work", portalId: portal.id, lane: "provider" });
   for (const [i, text] of outbound.notices.entries()) await note(`pstn.note.${event.event_id}.${i}`, `ℹ️ ${text}`, event.event_id as EventId);
 }

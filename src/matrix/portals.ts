@@ -19,6 +19,12 @@ const BRIDGE_NAME = "org.matrix-pstn-bridge";
  */
 export class PortalRooms {
   private readonly creating = new Map<PortalId, Promise<RoomId>>();
+  /**
+   * Portals whose members were checked against their control room since the last membership
+   * change: checking costs two homeserver requests, so it is done again only when someone joins
+   * or leaves either room.
+   */
+  private readonly membersChecked = new Set<PortalId>();
 
   constructor(
     private readonly matrix: MatrixGateway,
@@ -110,16 +116,24 @@ export class PortalRooms {
    * who left a portal learns that a new text arrived there.
    */
   async inviteMissing(portal: PortalRecord, roomId: RoomId): Promise<UserId[]> {
+    if (this.membersChecked.has(portal.id)) return [];
     const ghost = this.ghostOf(portal);
     const [wanted, present] = await Promise.all([this.controlRoomMembers(portal.controlRoomId), this.matrix.members(roomId, ghost)]);
     const missing = wanted.filter((user) => !isIn(present.get(user)));
     for (const user of missing) await this.matrix.inviteAs(ghost, roomId, user);
+    this.membersChecked.add(portal.id);
     return missing;
+  }
+
+  /** Someone left or joined a portal or its control room: check its members again next time. */
+  membershipChanged(portalId: PortalId): void {
+    this.membersChecked.delete(portalId);
   }
 
   /** Someone joined or left the control room: follow them into or out of every portal. */
   async followMembership(controlRoomId: RoomId, user: UserId, membership: Membership): Promise<void> {
     for (const portal of this.storage.portals.ofControlRoom(controlRoomId)) {
+      this.membersChecked.delete(portal.id);
       if (!portal.roomId) continue;
       const ghost = this.ghostOf(portal);
       try {

@@ -42,6 +42,11 @@ interface Row {
 
 export class LinkStore {
   private readonly sql: ReturnType<typeof statements>;
+  /**
+   * Links as last read, by id: every webhook and every text looks its link up, and reading one
+   * means decrypting its credentials. Every write goes through this store and clears the entry.
+   */
+  private readonly cache = new Map<LinkId, LinkRecord>();
 
   constructor(
     private readonly db: Db,
@@ -72,6 +77,7 @@ export class LinkStore {
    * Throws a SQLite constraint error when the number is already linked to another room.
    */
   save(record: LinkRecord): void {
+    this.cache.clear();
     this.db.transaction(() => {
       this.sql("DELETE FROM links WHERE room_id = ? AND id <> ?").run(record.roomId, record.id);
       this.db
@@ -103,17 +109,26 @@ export class LinkStore {
   }
 
   setState(id: LinkId, state: StoredLinkState, stateCode: string | null, now: number): void {
+    this.cache.delete(id);
     this.sql("UPDATE links SET state = ?, state_code = ?, updated_at = ? WHERE id = ?").run(state, stateCode, now, id);
   }
 
   get(id: LinkId): LinkRecord | undefined {
+    const cached = this.cache.get(id);
+    if (cached) return cached;
     const row = this.sql("SELECT * FROM links WHERE id = ?").get(id) as Row | undefined;
-    return row && this.toRecord(row);
+    return row && this.remember(this.toRecord(row));
   }
 
   byRoom(roomId: RoomId): LinkRecord | undefined {
+    for (const record of this.cache.values()) if (record.roomId === roomId) return record;
     const row = this.sql("SELECT * FROM links WHERE room_id = ?").get(roomId) as Row | undefined;
-    return row && this.toRecord(row);
+    return row && this.remember(this.toRecord(row));
+  }
+
+  private remember(record: LinkRecord): LinkRecord {
+    this.cache.set(record.id, record);
+    return record;
   }
 
   /** The room a number is linked to, if any, without decrypting credentials. */
@@ -129,6 +144,7 @@ export class LinkStore {
   }
 
   delete(id: LinkId): void {
+    this.cache.delete(id);
     this.sql("DELETE FROM links WHERE id = ?").run(id);
   }
 }

@@ -463,6 +463,7 @@ describe("the shared control room", () => {
     await textFromPhone("hi");
     await eventually(() => expect(texts(matrix.onlyPortal())).toEqual(["hi"]));
     matrix.room(matrix.onlyPortal()).members.set(ALICE, "leave");
+    await deliver(event({ room_id: matrix.onlyPortal(), type: "m.room.member", state_key: ALICE, content: { membership: "leave" } }));
     await textFromPhone("are you still there?");
     await eventually(() => expect(matrix.room(matrix.onlyPortal()).members.get(ALICE)).toBe("invite"));
   });
