@@ -5,7 +5,7 @@ import type { Logger } from "../log.js";
 import type { CallEvent, Leg } from "../machines/call.machine.js";
 import type { ControlRoomEvent } from "../machines/control-room.machine.js";
 import { dtmf, frames, ringback, toMulaw } from "../media/audio/tones.js";
-import { MatrixPeer, type IceCandidate } from "../media/webrtc/peer.js";
+import { MatrixPeer, type IceCandidate, type PeerOptions } from "../media/webrtc/peer.js";
 import type { MatrixGateway } from "../matrix/gateway.js";
 import type { PortalRooms } from "../matrix/portals.js";
 import {
@@ -31,6 +31,7 @@ export interface CallSessionDeps {
   clock: Clock;
   log: Logger;
   loopbackMediaOnly: boolean;
+  iceServers: PeerOptions["iceServers"];
   /** Tells the call's actor something happened. */
   report(controlRoomId: RoomId, event: ControlRoomEvent): void;
 }
@@ -146,7 +147,7 @@ export class CallSession {
           leg: { matrixCallId: makeMatrixCallId(), roomId, userId },
           partyId: makePartyId(),
           theirParty: null,
-          peer: new MatrixPeer({ iceServers: [], loopbackOnly: this.deps.loopbackMediaOnly }),
+          peer: new MatrixPeer({ iceServers: this.deps.iceServers, loopbackOnly: this.deps.loopbackMediaOnly }),
           offer: null,
           pending: [],
           ended: false,
@@ -179,7 +180,7 @@ export class CallSession {
   async answerCaller(leg: Leg): Promise<void> {
     const state = this.legs.get(leg.matrixCallId);
     if (!state?.offer || state.peer || state.ended) return;
-    state.peer = new MatrixPeer({ iceServers: [], loopbackOnly: this.deps.loopbackMediaOnly });
+    state.peer = new MatrixPeer({ iceServers: this.deps.iceServers, loopbackOnly: this.deps.loopbackMediaOnly });
     try {
       const answer = await state.peer.acceptOffer(state.offer);
       for (const candidate of state.pending.splice(0)) await state.peer.addRemoteCandidate(candidate);

@@ -55,6 +55,7 @@ export function createCalls(deps: CallDeps) {
     clock,
     log,
     loopbackMediaOnly: deps.config.loopbackMediaOnly,
+    iceServers: deps.config.iceServers,
     report: deps.send,
   });
 

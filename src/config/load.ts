@@ -47,8 +47,10 @@ function problemOf(error: ErrorObject): string {
       if (schema.format === "uri") return "must be an http:// or https:// URL";
       return schema.hint ?? "has an invalid value (see config.example.json)";
     }
-    case "type":
-      return `must be ${params.type === "integer" ? "a whole number" : `a ${String(params.type)}`}`;
+    case "type": {
+      const types = String(params.type).split(",");
+      return `must be ${types.map((t) => (t === "integer" ? "a whole number" : t === "array" ? "a list" : `a ${t}`)).join(" or ")}`;
+    }
     case "enum":
       return `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
     case "minimum":

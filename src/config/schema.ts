@@ -181,6 +181,28 @@ export const configSchema: JSONSchemaType<Config> = {
             "Countries outbound calls may reach besides the linked number's own (toll-fraud protection): ISO codes like \"GB\", or \"*\" for all.",
         },
         allowPremium: { type: "boolean", default: false, description: "Allow calls to premium-rate numbers." },
+        iceServers: {
+          type: "array",
+          default: [],
+          description:
+            "STUN/TURN servers for the bridge's side of Matrix calls, as in RTCPeerConnection. With none, werift (the bridge's WebRTC stack) asks stun.l.google.com:19302 for the bridge's public address.",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["urls"],
+            properties: {
+              urls: {
+                type: ["string", "array"],
+                pattern: "^(stun|turns?):",
+                minItems: 1,
+                items: { type: "string", pattern: "^(stun|turns?):", hint: "must be a stun:, turn: or turns: URL" },
+                hint: "must be a stun:, turn: or turns: URL, or a list of them",
+              },
+              username: { type: "string" },
+              credential: { type: "string" },
+            },
+          },
+        },
         loopbackMediaOnly: {
           type: "boolean",
           default: false,

@@ -55,6 +55,8 @@ export interface Config {
      */
     allowedCountries: string[];
     allowPremium: boolean;
+    /** STUN/TURN servers for the bridge's WebRTC peers (werift falls back to Google's STUN server without one). */
+    iceServers: { urls: string | string[]; username?: string; credential?: string }[];
     /** Only loopback ICE candidates (sandbox and tests, where everything runs on one machine). */
     loopbackMediaOnly: boolean;
   };

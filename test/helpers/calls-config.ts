@@ -8,6 +8,7 @@ export function callsConfig(overrides: Partial<Config["calls"]> = {}): Config["c
     voicemail: { enabled: true, greeting: "Leave a message after the tone.", maxLengthSeconds: 30 },
     allowedCountries: [],
     allowPremium: false,
+    iceServers: [],
     loopbackMediaOnly: true,
     ...overrides,
   };

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { hasTone } from "../../src/media/audio/goertzel.js";
 import { frames, fromMulaw, tone, toMulaw } from "../../src/media/audio/tones.js";
-import { MatrixPeer, stripWideTelephoneEvents } from "../../src/media/webrtc/peer.js";
+import { createSocket } from "node:dgram";
+import { MediaStreamTrack, RTCPeerConnection } from "werift";
+import { forgetSentPackets, MatrixPeer, stripWideTelephoneEvents } from "../../src/media/webrtc/peer.js";
 
 const concatPcm = (chunks: Buffer[]) => fromMulaw(Buffer.concat(chunks));
 
@@ -39,6 +41,34 @@ describe("MatrixPeer (werift, PCMU)", () => {
     a.close();
     b.close();
   }, 20_000);
+
+  it("does not wait werift's default 5 s for a STUN server that never answers", async () => {
+    const stun = createSocket("udp4");
+    let stunRequests = 0;
+    stun.on("message", () => stunRequests++);
+    await new Promise<void>((resolve) => stun.bind(0, "127.0.0.1", resolve));
+    const peer = new MatrixPeer({ iceServers: [{ urls: `stun:127.0.0.1:${stun.address().port}` }], loopbackOnly: true });
+    try {
+      const offer = await Promise.race([peer.createOffer(), new Promise<null>((r) => setTimeout(() => r(null), 4_000))]);
+      expect(offer).not.toBeNull();
+      expect(offer!.match(/a=candidate:.*/g)?.some((c) => c.includes("127.0.0.1") && c.includes("typ host"))).toBe(true);
+      expect(stunRequests).toBeGreaterThan(0);
+    } finally {
+      peer.close();
+      stun.close();
+    }
+  }, 15_000);
+
+  it("keeps no history of sent packets (werift's NACK cache, which we never negotiate)", async () => {
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    const sender = pc.addTransceiver(new MediaStreamTrack({ kind: "audio" })).sender as unknown as { rtpCache: unknown[] };
+    // False would mean werift renamed the field, and calls at scale pay for the history again.
+    expect(forgetSentPackets(sender)).toBe(true);
+    sender.rtpCache[7] = "a packet";
+    expect(sender.rtpCache[7]).toBeUndefined();
+    expect(sender.rtpCache.length).toBe(0);
+    await pc.close();
+  });
 
   it("keeps only the 8 kHz telephone-event of a Chrome offer", () => {
     const offer = [

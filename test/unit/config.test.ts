@@ -48,6 +48,9 @@ describe("config", () => {
     [["logging", "level"], "loud", "logging.level must be one of"],
     [["admin", "token"], "short", "admin.token must be at least 16 characters long"],
     [["providers", "twilio", "apiBaseUrl"], "nope", "providers.twilio.apiBaseUrl must be a URL"],
+    [["calls", "iceServers"], [{ urls: "https://turn.example.org" }], "calls.iceServers.0.urls must be a stun:, turn: or turns: URL, or a list of them"],
+    [["calls", "iceServers"], [{ urls: ["stun:stun.example.org", "turn.example.org"] }], "calls.iceServers.0.urls.1 must be a stun:, turn: or turns: URL"],
+    [["calls", "iceServers"], [{ urls: 3478 }], "calls.iceServers.0.urls must be a string or a list"],
     [["surprise"], true, "surprise is not a known setting"],
   ])("refuses %j = %j, naming the key", (path, value, message) => {
     expect(() => parseConfig(withChange(path as string[], value), "/srv")).toThrow(message);

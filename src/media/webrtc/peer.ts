@@ -31,6 +31,14 @@ export interface IceCandidate {
 
 const TELEPHONE_EVENT_PT = 101;
 const DTMF_KEYS = "0123456789*#ABCD";
+/**
+ * How long werift waits for a STUN server's answer (the server-reflexive candidate) before it
+ * ends gathering, in seconds; its own default is 5. Our SDP waits for gathering, so this bounds
+ * what a slow or unreachable STUN server (werift asks stun.l.google.com when none is configured)
+ * adds to call setup. A reachable one answers within a few hundred ms.
+ */
+const STUN_GATHER_TIMEOUT_S = 1;
+/** A guard in case gathering never reports complete. */
 const GATHER_TIMEOUT_MS = 5_000;
 const LOOPBACK = /\s127\.0\.0\.1\s/;
 
@@ -68,6 +76,20 @@ export function stripWideTelephoneEvents(sdp: string): string {
     .join("\r\n");
 }
 
+/**
+ * werift's sender keeps its last 128 RTP packets for NACK retransmission, negotiated or not. We
+ * never negotiate NACK (PCMU has no rtcp-fb here), so that history only costs: with many calls
+ * the packets outlive V8's young generation, and each major GC then holds every call's audio for
+ * ~100 ms (bench/calls). A sink in its place keeps nothing. The peer test notices if werift
+ * renames the field.
+ */
+export function forgetSentPackets(sender: object): boolean {
+  if (!Array.isArray((sender as { rtpCache?: unknown }).rtpCache)) return false;
+  const sink = new Proxy([] as unknown[], { set: () => true });
+  Object.defineProperty(sender, "rtpCache", { configurable: true, get: () => sink, set: () => {} });
+  return true;
+}
+
 export class MatrixPeer {
   private readonly pc: RTCPeerConnection;
   private readonly track = new MediaStreamTrack({ kind: "audio" });
@@ -77,12 +99,16 @@ export class MatrixPeer {
   private readonly audioListeners: ((mulaw: Buffer) => void)[] = [];
   private readonly digitListeners: ((digit: string) => void)[] = [];
   private readonly candidateListeners: ((candidate: IceCandidate | null) => void)[] = [];
+  /** Candidates found after our SDP was sent, kept until someone listens for them. */
+  private readonly unsentCandidates: (IceCandidate | null)[] = [];
+  private sdpSent = false;
   private lastDigitTimestamp = -1;
   private closed = false;
 
   constructor(private readonly options: PeerOptions) {
     this.pc = new RTCPeerConnection({
       iceServers: options.iceServers,
+      iceStunGatherTimeout: STUN_GATHER_TIMEOUT_S,
       codecs: {
         audio: [usePCMU(), new RTCRtpCodecParameters({ mimeType: "audio/telephone-event", clockRate: 8000, channels: 1, payloadType: TELEPHONE_EVENT_PT })],
         video: [],
@@ -101,8 +127,11 @@ export class MatrixPeer {
       track.onReceiveRtp.subscribe((rtp) => this.receive(rtp));
     });
     this.pc.onIceCandidate.subscribe((candidate) => {
+      // Until our SDP is sent, candidates go out in it.
+      if (!this.sdpSent) return;
       if (candidate && !candidateAllowed(candidate.candidate, this.options.loopbackOnly)) return;
       const value = candidate ? { candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? null, sdpMLineIndex: candidate.sdpMLineIndex ?? null } : null;
+      if (this.candidateListeners.length === 0) this.unsentCandidates.push(value);
       for (const listener of this.candidateListeners) listener(value);
     });
   }
@@ -122,11 +151,12 @@ export class MatrixPeer {
   /** Local candidates as they are found; null once gathering is complete. */
   onCandidate(listener: (candidate: IceCandidate | null) => void): void {
     this.candidateListeners.push(listener);
+    for (const candidate of this.unsentCandidates.splice(0)) listener(candidate);
   }
 
   /** The bridge calls a Matrix user: an offer with our audio track on a named stream (Element needs its msid). */
   async createOffer(): Promise<string> {
-    this.pc.addTransceiver(this.track, { direction: "sendrecv", streams: [this.stream] });
+    forgetSentPackets(this.pc.addTransceiver(this.track, { direction: "sendrecv", streams: [this.stream] }).sender);
     await this.pc.setLocalDescription(await this.pc.createOffer());
     return this.localSdp();
   }
@@ -137,6 +167,7 @@ export class MatrixPeer {
     // The transceiver setRemoteDescription made is receive-only until given our track and stream.
     const transceiver: RTCRtpTransceiver | undefined = this.pc.getTransceivers().find((t) => t.kind === "audio");
     if (!transceiver) throw new Error("the offer has no audio");
+    forgetSentPackets(transceiver.sender);
     await transceiver.sender.replaceTrack(this.track);
     transceiver.sender.setStreams([this.stream]);
     transceiver.setDirection("sendrecv");
@@ -172,19 +203,22 @@ export class MatrixPeer {
 
   private async localSdp(): Promise<string> {
     await this.gathered();
+    this.sdpSent = true;
     return filterSdpCandidates(this.pc.localDescription!.sdp, this.options.loopbackOnly);
   }
 
   private gathered(): Promise<void> {
     if (this.pc.iceGatheringState === "complete") return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, GATHER_TIMEOUT_MS);
-      this.pc.iceGatheringStateChange.subscribe((state) => {
-        if (state === "complete") {
-          clearTimeout(timer);
-          resolve();
-        }
+      const timer = setTimeout(done, GATHER_TIMEOUT_MS);
+      const subscription = this.pc.iceGatheringStateChange.subscribe((state) => {
+        if (state === "complete") done();
       });
+      function done() {
+        clearTimeout(timer);
+        subscription.unSubscribe();
+        resolve();
+      }
     });
   }
 
