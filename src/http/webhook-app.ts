@@ -16,7 +16,7 @@ export interface WebhookAppDeps extends Omit<WebhookContext, "log"> {
  * `inject` requests without a port.
  */
 export async function buildWebhookApp(deps: WebhookAppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.log.child({ component: "webhooks" }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), return503OnClosing: true });
+  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), return503OnClosing: true });
   installErrorHandler(app, deps.log);
   // Media streams (call audio) arrive as websockets on the providers' webhook paths.
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
