@@ -5,7 +5,7 @@ import { e164, type E164 } from "./ids.js";
 /**
  * Phone numbers as people type them. Numbers are accepted when they are *possible* (the right
  * length for their country), not only when *valid* (assigned ranges), so fictional test ranges
- * like 555-01xx and the UK's 07700 900xxx work.
+ * like 555-0100 to 555-0199 and the UK's 07700 900000 to 900999 work.
  */
 
 const clean = (input: string) => input.trim().replace(/^00/, "+");
