@@ -1,31 +1,19 @@
 /**
  * The Matrix member's WebRTC peer: werift, set up as the bridge's MatrixPeer (PCMU plus 8 kHz
  * telephone-event, loopback-only candidates and STUN filter, the same SDP clean-ups, answers sent
- * once gathering is complete), with two differences: its STUN gathering ends at once, and it
- * keeps no history of the packets it sent (see dropRtpCache).
+ * once gathering is complete, no history of sent packets), with one difference: its STUN
+ * gathering ends at once.
  *
- * Why: werift falls back to stun.l.google.com:19302 when no STUN server is configured (MatrixPeer
- * passes `iceServers: []`), and gathering waits for that server-reflexive attempt for up to
- * `iceStunGatherTimeout` (5 s). Here the name's lookup sometimes takes the resolver's 5 s timeout
- * once many peers gather at once, so a MatrixPeer answer could take 5 s, which is the harness's
- * delay, not the bridge's. This peer names a STUN server by IP literal (no lookup; nothing
- * answers on that port) and gives up on it after 1 ms. The bridge's own peers are unchanged.
+ * Why: werift falls back to stun.l.google.com:19302 when no STUN server is configured, and
+ * gathering waits for that server-reflexive attempt (the bridge allows it 1 s). Here the name's
+ * lookup sometimes stalls once many peers gather at once, which would be the harness's delay, not
+ * the bridge's. This peer names a STUN server by IP literal (no lookup; nothing answers on that
+ * port) and gives up on it after 1 ms.
  */
 import { MediaStream, MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, usePCMU, type RTCRtpTransceiver } from "werift";
-import { candidateAllowed, filterSdpCandidates, stripWideTelephoneEvents, type IceCandidate } from "../../src/media/webrtc/peer.js";
+import { candidateAllowed, filterSdpCandidates, forgetSentPackets, stripWideTelephoneEvents, type IceCandidate } from "../../src/media/webrtc/peer.js";
 
 const GATHER_TIMEOUT_MS = 5_000;
-
-/**
- * werift's RTCRtpSender keeps its last 128 packets (2.56 s of 20 ms audio) for NACK
- * retransmission, negotiated or not; at scale they outlive the young generation and fill the old
- * one, and every major GC's marking then stalls a one-core process for ~100 ms. The harness keeps
- * no such history (nothing NACKs PCMU audio here), so its own stalls stay out of the figures.
- */
-function dropRtpCache(sender: object): void {
-  const sink = new Proxy([] as unknown[], { set: () => true });
-  Object.defineProperty(sender, "rtpCache", { configurable: true, get: () => sink, set: () => {} });
-}
 
 export class MemberPeer {
   private readonly pc: RTCPeerConnection;
@@ -69,7 +57,7 @@ export class MemberPeer {
     await this.pc.setRemoteDescription({ type: "offer", sdp: stripWideTelephoneEvents(sdp) });
     const transceiver: RTCRtpTransceiver | undefined = this.pc.getTransceivers().find((t) => t.kind === "audio");
     if (!transceiver) throw new Error("the offer has no audio");
-    dropRtpCache(transceiver.sender);
+    forgetSentPackets(transceiver.sender);
     await transceiver.sender.replaceTrack(this.track);
     transceiver.sender.setStreams([this.stream]);
     transceiver.setDirection("sendrecv");
