@@ -99,7 +99,7 @@ export function createCalls(deps: CallDeps) {
     if (existing) return existing;
     const portal = storage.portals.get(portalId)!;
     const ghost = portals.ghostOf(portal);
-    const name = displayName(portal.contact, storage.contacts.get(portal.controlRoomId, portal.contact).petName);
+    const name = portals.nameOf(portal.controlRoomId, portal.contact);
     const roomId = await matrix.createPortalRoom(ghost, { invite: [userId], name: `📞 ${name}`, topic: `Calls with ${name}; texts are in the shared room`, initialState: [] });
     storage.calls.setCallRoom(portalId, userId, roomId);
     return roomId;

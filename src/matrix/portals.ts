@@ -1,7 +1,7 @@
 import { displayName, senderOf } from "../contacts.js";
 import { formatNumber } from "../numbers.js";
 import { BridgeError } from "../errors.js";
-import type { PortalId, RoomId, UserId } from "../ids.js";
+import type { ContactId, PortalId, RoomId, UserId } from "../ids.js";
 import type { Logger } from "../log.js";
 import type { Storage } from "../storage/index.js";
 import type { PortalRecord } from "../storage/portals.js";
@@ -35,6 +35,11 @@ export class PortalRooms {
 
   ghostOf(portal: PortalRecord): UserId {
     return this.ghosts.userIdOf(portal.contact);
+  }
+
+  /** A contact as its control room calls it: the pet name given there, or its number. */
+  nameOf(controlRoomId: RoomId, contact: ContactId): string {
+    return displayName(contact, this.storage.contacts.get(controlRoomId, contact).petName);
   }
 
   /** The portal's room, created (once, even under concurrent callers) if it has none yet. */
@@ -153,8 +158,7 @@ export class PortalRooms {
   async applyName(portal: PortalRecord): Promise<void> {
     if (!portal.roomId) return;
     const ghost = this.ghostOf(portal);
-    const petName = this.storage.contacts.get(portal.controlRoomId, portal.contact).petName;
-    const name = displayName(portal.contact, petName);
+    const name = this.nameOf(portal.controlRoomId, portal.contact);
     await this.matrix.setRoomDisplayNameAs(ghost, portal.roomId, name);
     await this.matrix.setRoomNameAs(ghost, portal.roomId, name);
   }

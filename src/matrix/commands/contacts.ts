@@ -1,6 +1,6 @@
 import { contactOfNumber, displayName } from "../../contacts.js";
 import { BridgeError } from "../../errors.js";
-import { makePortalId, type ContactId, type RoomId } from "../../ids.js";
+import { makePortalId, type ContactId, type RoomId, type UserId } from "../../ids.js";
 import { formatNumber, parseDialedNumber } from "../../numbers.js";
 import { isMessagingCapable } from "../../providers/types.js";
 import type { LinkRecord } from "../../storage/links.js";
@@ -26,6 +26,13 @@ function contactFrom(deps: CommandDeps, roomId: RoomId, link: LinkRecord, input:
   return contactOfNumber(parseDialedNumber(input, link.phoneNumber));
 }
 
+/** Invites someone to a contact's room unless they are in it; says whether they already were. */
+async function inviteUnlessJoined(deps: CommandDeps, roomId: RoomId, ghost: UserId, userId: UserId): Promise<boolean> {
+  const joined = (await deps.matrix.members(roomId, ghost)).get(userId) === "join";
+  if (!joined) await deps.matrix.inviteAs(ghost, roomId, userId);
+  return joined;
+}
+
 const dial: Command = {
   name: "dial",
   usage: "dial <number>",
@@ -46,12 +53,10 @@ const dial: Command = {
     const portal = deps.storage.portals.ensure(request.roomId, contact, makePortalId, deps.clock.now());
     const existed = portal.roomId !== null;
     const roomId = await deps.portals.ensureRoom(portal.id);
-    const ghost = deps.portals.ghostOf(portal);
-    const membership = (await deps.matrix.members(roomId, ghost)).get(request.sender);
-    if (membership !== "join") await deps.matrix.inviteAs(ghost, roomId, request.sender);
-    const name = displayName(contact, deps.storage.contacts.get(request.roomId, contact).petName);
+    const joined = await inviteUnlessJoined(deps, roomId, deps.portals.ghostOf(portal), request.sender);
+    const name = deps.portals.nameOf(request.roomId, contact);
     reply(
-      membership === "join"
+      joined
         ? `You're already in the room with ${name}.`
         : `${existed ? "Invited you back to" : "Opened"} the room with ${name}: accept the invite to text them from ${formatNumber(link.phoneNumber)}.`,
     );
@@ -74,10 +79,9 @@ const call: Command = {
     // that; a shared number gives each member a call room of their own.
     const alone = (await deps.portals.controlRoomMembers(request.roomId)).length === 1;
     const roomId = alone ? portalRoom : await deps.calls.callRoomOf(portal.id, request.sender);
-    const membership = (await deps.matrix.members(roomId, ghost)).get(request.sender);
-    if (membership !== "join") await deps.matrix.inviteAs(ghost, roomId, request.sender);
-    const name = displayName(contact, deps.storage.contacts.get(request.roomId, contact).petName);
-    reply(`${membership === "join" ? "Your" : "I've invited you to your"} room with ${name}: press its call button to call them from ${formatNumber(link.phoneNumber)}. Element's dial pad works too.`);
+    const joined = await inviteUnlessJoined(deps, roomId, ghost, request.sender);
+    const name = deps.portals.nameOf(request.roomId, contact);
+    reply(`${joined ? "Your" : "I've invited you to your"} room with ${name}: press its call button to call them from ${formatNumber(link.phoneNumber)}. Element's dial pad works too.`);
   },
 };
 
@@ -99,7 +103,7 @@ const contacts: Command = {
       if (!portal) throw new BridgeError("command-usage", "no such contact", { userMessage: `Pick a number from 1 to ${portals.length}.` });
       const roomId = await deps.portals.ensureRoom(portal.id);
       await deps.matrix.inviteAs(deps.portals.ghostOf(portal), roomId, request.sender);
-      reply(`Invited you to the room with ${displayName(portal.contact, deps.storage.contacts.get(request.roomId, portal.contact).petName)}.`);
+      reply(`Invited you to the room with ${deps.portals.nameOf(request.roomId, portal.contact)}.`);
       return;
     }
     const counts = deps.storage.messages.countByPortal(request.roomId);

@@ -121,8 +121,8 @@ export interface RecordingResource {
 export const recordingPath = (recording: RecordingRecord): string =>
   `${accountPath(recording.accountSid)}/Recordings/${recording.sid}`;
 
-export function recordingResource(recording: RecordingRecord, publicUrl: string): RecordingResource {
-  const path = recordingPath(recording);
+/** The fields a recording has in both of Twilio's shapes. */
+function recordingFields(recording: RecordingRecord) {
   return {
     account_sid: recording.accountSid,
     api_version: API_VERSION,
@@ -139,8 +139,15 @@ export function recordingResource(recording: RecordingRecord, publicUrl: string)
     source: recording.source,
     status: recording.status,
     error_code: null,
-    uri: `${path}.json`,
     encryption_details: null,
+  } as const;
+}
+
+export function recordingResource(recording: RecordingRecord, publicUrl: string): RecordingResource {
+  const path = recordingPath(recording);
+  return {
+    ...recordingFields(recording),
+    uri: `${path}.json`,
     subresource_uris: {
       add_on_results: `${path}/AddOnResults.json`,
       transcriptions: `${path}/Transcriptions.json`,
@@ -149,26 +156,7 @@ export function recordingResource(recording: RecordingRecord, publicUrl: string)
   };
 }
 
-export interface CallRecordingResource {
-  account_sid: string;
-  api_version: string;
-  call_sid: string;
-  conference_sid: string | null;
-  channels: number;
-  date_created: string;
-  date_updated: string;
-  start_time: string;
-  price: number | null;
-  price_unit: string;
-  duration: string;
-  sid: string;
-  source: string;
-  status: string;
-  track: string;
-  error_code: number | null;
-  uri: string;
-  encryption_details: null;
-}
+export type CallRecordingResource = Omit<RecordingResource, "subresource_uris" | "media_url"> & { track: string };
 
 /**
  * The same recording seen under its call (`Calls/{CallSid}/Recordings`): Twilio's call-recording
@@ -176,24 +164,9 @@ export interface CallRecordingResource {
  */
 export function callRecordingResource(recording: RecordingRecord): CallRecordingResource {
   return {
-    account_sid: recording.accountSid,
-    api_version: API_VERSION,
-    call_sid: recording.callSid,
-    conference_sid: null,
-    channels: recording.channels,
-    date_created: rfc2822(recording.dateCreated),
-    date_updated: rfc2822(recording.dateCreated),
-    start_time: rfc2822(recording.startTime),
-    price: null,
-    price_unit: "USD",
-    duration: String(recording.duration),
-    sid: recording.sid,
-    source: recording.source,
-    status: recording.status,
+    ...recordingFields(recording),
     // <Record> records what the caller says: the inbound track.
     track: "inbound",
-    error_code: null,
     uri: `${accountPath(recording.accountSid)}/Calls/${recording.callSid}/Recordings/${recording.sid}.json`,
-    encryption_details: null,
   };
 }
