@@ -3,20 +3,16 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { BridgeRuntime } from "../../src/actors/runtime.js";
-import { createCore } from "../../src/core.js";
-import { systemClock } from "../../src/clock.js";
 import { buildAdminApp } from "../../src/http/admin-app.js";
 import { roomId, userId } from "../../src/ids.js";
 import { silentLogger } from "../../src/log.js";
 import type { RawMatrixEvent } from "../../src/matrix/appservice.js";
-import { MatrixInbox } from "../../src/matrix/inbox.js";
 import { Permissions } from "../../src/matrix/permissions.js";
-import { ProviderRegistry } from "../../src/providers/registry.js";
 import { createTwilioConnector } from "../../src/providers/twilio/connector.js";
 import { startCarrierSimulator, type CarrierSimulator } from "../../src/sandbox/simulator/index.js";
 import { Secret } from "../../src/secret.js";
-import { openStorage, type Storage } from "../../src/storage/index.js";
-import { callsConfig } from "../helpers/calls-config.js";
+import type { Storage } from "../../src/storage/index.js";
+import { matrixEvents, startCore, type RunningCore } from "../helpers/core.js";
 import { eventually, FakeMatrix } from "../helpers/fake-matrix.js";
 
 /**
@@ -34,42 +30,26 @@ let dbPath: string;
 let storage: Storage;
 let matrix: FakeMatrix;
 let runtime: BridgeRuntime;
-let inbox: MatrixInbox;
-let counter = 0;
+let inbox: RunningCore["inbox"];
+
+let running: RunningCore;
 
 function boot() {
-  storage = openStorage(dbPath, KEY);
-  const core = createCore({
-    storage,
-    calls: callsConfig(),
-    providers: new ProviderRegistry([createTwilioConnector({ apiBaseUrl: sim.url })]),
+  running = startCore({
+    dbPath,
+    key: KEY,
+    simulatorUrl: sim.url,
     matrix,
     permissions: { localhost: "user", "@mallory:localhost": "none", "@root:localhost": "admin" },
-    ghostPrefix: "_pstn_",
-    domain: "localhost",
     publicBaseUrl: "https://bridge.example.org",
-    credentialKey: KEY,
-    clock: systemClock,
-    log: silentLogger,
   });
-  runtime = core.runtime;
-  inbox = new MatrixInbox(storage.matrixEvents, core.handle, systemClock, silentLogger);
-  inbox.start();
+  ({ storage, inbox } = running);
+  runtime = running.core.runtime;
 }
 
-function shutdown() {
-  runtime.stop();
-  storage.close();
-}
+const shutdown = () => running.stop();
 
-const event = (fields: Partial<RawMatrixEvent>): RawMatrixEvent => ({
-  event_id: `$ev${++counter}`,
-  room_id: ROOM,
-  sender: ALICE,
-  type: "m.room.message",
-  content: {},
-  ...fields,
-});
+const event = matrixEvents({ room_id: ROOM, sender: ALICE });
 const say = (body: string, sender = ALICE, room = ROOM) => event({ sender, room_id: room, content: { msgtype: "m.text", body } });
 const invite = (room = ROOM, sender = ALICE, unsigned: Record<string, unknown> = {}) =>
   event({ type: "m.room.member", state_key: "@_pstn_:localhost", room_id: room, sender, content: { membership: "invite" }, unsigned });

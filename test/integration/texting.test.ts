@@ -5,22 +5,20 @@ import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { BridgeRuntime } from "../../src/actors/runtime.js";
-import { systemClock } from "../../src/clock.js";
-import { createCore, type Core } from "../../src/core.js";
+import type { Core } from "../../src/core.js";
 import { mediaRoutes } from "../../src/http/media-route.js";
 import { buildWebhookApp } from "../../src/http/webhook-app.js";
 import type { MediaUrlSigner } from "../../src/media/signed-urls.js";
 import { roomId, type LinkId } from "../../src/ids.js";
 import { createLogger, silentLogger } from "../../src/log.js";
 import type { RawMatrixEvent } from "../../src/matrix/appservice.js";
-import { MatrixInbox } from "../../src/matrix/inbox.js";
 import { ProviderRegistry } from "../../src/providers/registry.js";
 import { createTwilioConnector } from "../../src/providers/twilio/connector.js";
 import { startCarrierSimulator, type CarrierSimulator } from "../../src/sandbox/simulator/index.js";
 import { freeLoopbackPort } from "../../src/sandbox/synapse.js";
 import { Secret } from "../../src/secret.js";
-import { openStorage, type Storage } from "../../src/storage/index.js";
-import { callsConfig } from "../helpers/calls-config.js";
+import type { Storage } from "../../src/storage/index.js";
+import { matrixEvents, startCore, type RunningCore } from "../helpers/core.js";
 import { eventually, FakeMatrix } from "../helpers/fake-matrix.js";
 
 /**
@@ -44,9 +42,8 @@ let dbPath: string;
 let storage: Storage;
 let matrix: FakeMatrix;
 let runtime: BridgeRuntime;
-let inbox: MatrixInbox;
+let inbox: RunningCore["inbox"];
 let linkId: LinkId;
-let counter = 0;
 let webhooks: FastifyInstance;
 let publicBaseUrl: string;
 let signer: MediaUrlSigner;
@@ -81,41 +78,19 @@ async function listen() {
   await webhooks.listen({ host: "127.0.0.1", port });
 }
 
+let running: RunningCore;
+
 function boot() {
-  storage = openStorage(dbPath, KEY);
-  const built = createCore({
-    storage,
-    calls: callsConfig(),
-    providers: new ProviderRegistry([createTwilioConnector({ apiBaseUrl: sim.url })]),
-    matrix,
-    permissions: { localhost: "user" },
-    ghostPrefix: "_pstn_",
-    domain: "localhost",
-    publicBaseUrl,
-    credentialKey: KEY,
-    clock: systemClock,
-    log: LOG,
-  });
-  runtime = built.runtime;
-  signer = built.signer;
-  currentCore = built;
-  inbox = new MatrixInbox(storage.matrixEvents, built.handle, systemClock, silentLogger);
-  inbox.start();
+  running = startCore({ dbPath, key: KEY, simulatorUrl: sim.url, matrix, permissions: { localhost: "user" }, publicBaseUrl, log: LOG });
+  ({ storage, inbox } = running);
+  runtime = running.core.runtime;
+  signer = running.core.signer;
+  currentCore = running.core;
 }
 
-function shutdown() {
-  runtime.stop();
-  storage.close();
-}
+const shutdown = () => running.stop();
 
-const event = (fields: Partial<RawMatrixEvent>): RawMatrixEvent => ({
-  event_id: `$ev${++counter}`,
-  room_id: ROOM,
-  sender: ALICE,
-  type: "m.room.message",
-  content: {},
-  ...fields,
-});
+const event = matrixEvents({ room_id: ROOM, sender: ALICE });
 const say = (body: string, room = ROOM, sender = ALICE) => event({ room_id: room, sender, content: { msgtype: "m.text", body } });
 
 async function deliver(...events: RawMatrixEvent[]) {
