@@ -3,7 +3,6 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { crc32, deflateSync } from "node:zlib";
 import Fastify, { type FastifyInstance } from "fastify";
 import { dump } from "js-yaml";
 import { pino } from "pino";
@@ -14,6 +13,7 @@ import { MatrixMedia } from "../../src/matrix/media.js";
 import { MediaUrlSigner } from "../../src/media/signed-urls.js";
 import { ensureSynapse, freeLoopbackPort, startSynapse, type RunningSynapse } from "../../src/sandbox/synapse.js";
 import { Secret } from "../../src/secret.js";
+import { png } from "../helpers/png.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const cacheDir = path.join(repoRoot, ".cache", "synapse-venv");
@@ -21,29 +21,6 @@ const serverName = "localhost";
 const asToken = randomBytes(16).toString("hex");
 const ghost = "@_pstn_15557654321:localhost";
 const TTL_MS = 10 * 60_000;
-
-/** A real RGB PNG, noisy so it doesn't compress to nothing. */
-function png(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8);
-  const rows = Array.from({ length: height }, () => Buffer.concat([Buffer.from([0]), randomBytes(width * 3)]));
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", header),
-    chunk("IDAT", deflateSync(Buffer.concat(rows))),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
-}
 
 /** Passes requests through but drops Content-Length, as a chunked or lying server would. */
 const withoutLength: typeof fetch = async (input, init) => {
@@ -91,7 +68,7 @@ describe("Matrix media against Synapse", () => {
     await registerGhost(synapse.url, "_pstn_15557654321");
     adminToken = (await synapse.registerUser("admin", "admin-password", { admin: true })).accessToken;
     media = new MatrixMedia({ homeserverUrl: synapse.url, asToken: new Secret(asToken) });
-    picture = png(40, 30);
+    picture = png(40, 30, "noise");
   }, 300_000);
 
   afterAll(async () => {

@@ -1,5 +1,4 @@
 import { mkdtempSync } from "node:fs";
-import { deflateSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
@@ -20,6 +19,7 @@ import { Secret } from "../../src/secret.js";
 import type { Storage } from "../../src/storage/index.js";
 import { matrixEvents, startCore, type RunningCore } from "../helpers/core.js";
 import { eventually, FakeMatrix } from "../helpers/fake-matrix.js";
+import { png } from "../helpers/png.js";
 
 /**
  * Texting through the bridge's core: real storage, actors, Twilio client and carrier simulator;
@@ -188,39 +188,6 @@ describe("inbound texts", () => {
     await eventually(() => expect(texts(matrix.onlyPortal())).toEqual(["sent while you were away"]), 5_000);
   });
 });
-
-/** A real 2x3 PNG (valid zlib stream), so image dimensions can be read from it. */
-function png(width: number, height: number): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (buf: Buffer) => {
-    let c = 0xffffffff;
-    for (const b of buf) c = crcTable[(c ^ b) & 0xff]! ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type: string, data: Buffer) => {
-    const head = Buffer.alloc(4);
-    head.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type), data]);
-    const tail = Buffer.alloc(4);
-    tail.writeUInt32BE(crc(body));
-    return Buffer.concat([head, body, tail]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const raw = Buffer.alloc((width * 3 + 1) * height);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", deflateSync(raw)),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
-}
 
 describe("picture messages", () => {
   it("an MMS from the phone is fetched with Twilio's credentials and posted as an image with its size", async () => {

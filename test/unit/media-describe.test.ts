@@ -1,30 +1,6 @@
-import { crc32, deflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { describeMedia } from "../../src/media/describe.js";
-
-/** A real, decodable RGB PNG of one flat colour. */
-function png(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8); // 8-bit depth, truecolour, deflate, no filter, no interlace
-  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, 0x7f)]);
-  const pixels = Buffer.concat(Array.from({ length: height }, () => row));
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", header),
-    chunk("IDAT", deflateSync(pixels)),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
-}
+import { png } from "../helpers/png.js";
 
 // A 3x2 GIF87a, one colour: header, logical screen, 2-entry palette, image descriptor, LZW data.
 const GIF_3X2 = Buffer.from(
@@ -44,8 +20,8 @@ const NOT_AN_IMAGE = Buffer.from("this is plain text, whatever the label says");
 
 describe("describeMedia", () => {
   it.each([
-    ["1x1 PNG", png(1, 1), "image/png", { msgtype: "m.image", body: "image.png", w: 1, h: 1 }],
-    ["5x4 PNG", png(5, 4), "image/png", { msgtype: "m.image", body: "image.png", w: 5, h: 4 }],
+    ["1x1 PNG", png(1, 1, 0x7f), "image/png", { msgtype: "m.image", body: "image.png", w: 1, h: 1 }],
+    ["5x4 PNG", png(5, 4, 0x7f), "image/png", { msgtype: "m.image", body: "image.png", w: 5, h: 4 }],
     ["3x2 GIF", GIF_3X2, "image/gif", { msgtype: "m.image", body: "image.gif", w: 3, h: 2 }],
     ["4x3 JPEG", JPEG_4X3, "image/jpeg", { msgtype: "m.image", body: "image.jpg", w: 4, h: 3 }],
     ["JPEG turned by EXIF", JPEG_4X3_TURNED, "image/jpeg", { msgtype: "m.image", body: "image.jpg", w: 3, h: 4 }],
@@ -108,6 +84,6 @@ describe("describeMedia", () => {
     ["", "image.png"],
     [`${"a".repeat(200)}.png`, `${"a".repeat(116)}.png`],
   ])("uses the file name %j as %j", (filename, body) => {
-    expect(describeMedia(png(1, 1), "image/png", filename).body).toBe(body);
+    expect(describeMedia(png(1, 1, 0x7f), "image/png", filename).body).toBe(body);
   });
 });
