@@ -1,8 +1,9 @@
 /** The calls benchmark's output: readable tables on stdout, and the same figures as JSON. */
-import { mkdirSync, writeFileSync } from "node:fs";
-import path from "node:path";
 import type { Percentiles } from "../messaging/load.js";
-import type { MachineInfo } from "../messaging/system.js";
+import { fmt, headerLines, table } from "../messaging/report.js";
+import type { MachineInfo, PinningReport } from "../messaging/system.js";
+
+export { writeReport } from "../messaging/report.js";
 
 export interface DirectionResult {
   sent: number;
@@ -64,7 +65,7 @@ export interface LevelResult {
 export interface CallsReport {
   generatedAt: string;
   machine: MachineInfo;
-  pinning: { taskset: string | null; bridgeCpus: string; harnessCpus: string; note: string };
+  pinning: PinningReport;
   settings: Record<string, unknown>;
   targets: { calls: number; addedP99Ms: number; maxBadPct: number };
   levels: LevelResult[];
@@ -78,27 +79,10 @@ export interface CallsReport {
   error?: string;
 }
 
-const fmt = (v: number | null | undefined, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? "-" : v.toFixed(digits));
-
-function table(rows: string[][], leftColumns = 1): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows
-    .map((r, i) => {
-      const line = r.map((cell, c) => (c < leftColumns ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ");
-      return i === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
-    })
-    .join("\n");
-}
-
 const pct = (v: number) => (v === 0 ? "0" : v < 0.01 ? "<0.01" : v.toFixed(2));
 
 export function formatReport(report: CallsReport): string {
-  const out: string[] = [];
-  const m = report.machine;
-  out.push(`matrix-pstn-bridge calls benchmark   ${report.generatedAt}`);
-  out.push(`machine: ${m.nproc} CPUs, ${m.cpuModel}, ${m.memoryGb} GB, node ${m.node}, ${m.platform}`);
-  out.push(`pinning: ${report.pinning.note}`);
-  out.push(`settings: ${Object.entries(report.settings).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join(", ")}`);
+  const out: string[] = headerLines("calls", report);
   out.push("");
   out.push("media (frames sent during the measured window; latency = one-way through the bridge and back into this process, ms):");
   const media: string[][] = [
@@ -203,9 +187,4 @@ export function verdicts(report: CallsReport): string[] {
     lines.push(`MISSED  no level reached ${t.calls} calls`);
   }
   return lines;
-}
-
-export function writeReport(report: CallsReport, file: string): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
 }

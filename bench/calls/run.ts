@@ -8,18 +8,17 @@
  *
  * Prints tables and writes bench/calls/results/latest.json. See README.md next to this file.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { CLI, REPO_ROOT } from "../messaging/bridge-process.js";
+import { CLI, provenance } from "../messaging/bridge-process.js";
 import { closeHttp, percentiles } from "../messaging/load.js";
 import { waitForQuietMachine, type PhaseContext } from "../messaging/measure.js";
 import { formatSummary, summarise } from "../messaging/profile-summary.js";
-import { allowedCpus, clockTicks, cpuLoad, cpuMs, cpuSample, machineInfo, memory, pinProcess, round, sleep, taskset, waitCpuQuiet } from "../messaging/system.js";
+import { allowedCpus, clockTicks, cpuLoad, cpuMs, cpuSample, memory, pinHarness, pinningReport, round, sleep, waitCpuQuiet } from "../messaging/system.js";
 import { FrameClock, FrameLog, taggedFrame, windowStats, type FrameSource, type TickLog } from "./media.js";
 import { MatrixLeg } from "./member.js";
 import { PhoneCall } from "./phone.js";
@@ -78,16 +77,8 @@ const RETRIES = 2;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 // --- pinning: the bridge on CPU 0, everything else (this process: simulator, stub, peers, load) on CPU 1 ---
-const machine = machineInfo();
-const tasksetBin = taskset();
-const canPin = tasksetBin !== null && machine.nproc >= 2;
-const harnessPinned = canPin && pinProcess(process.pid, 1);
-const bridgeCpu = canPin ? 0 : null;
-const pinNote = !tasksetBin
-  ? "taskset not found (util-linux): NOT pinned, the bridge and the harness share every CPU"
-  : machine.nproc < 2
-    ? "only one CPU: NOT pinned"
-    : `bridge: taskset -c 0; harness (simulator, stub homeserver, Matrix-side werift peers, phones): taskset -c 1 (${harnessPinned ? "applied" : "FAILED"})`;
+const pinning = pinHarness("harness (simulator, stub homeserver, Matrix-side werift peers, phones)");
+const { machine, bridgeCpu, harnessPinned } = pinning;
 
 const workDir = mkdtempSync(path.join(tmpdir(), "pstn-bench-calls-"));
 const profDir = args["cpu-prof"] ? path.join(workDir, "cpu-prof") : undefined;
@@ -135,19 +126,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     log(`\n${signal}: stopping everything…`);
     void cleanup().finally(() => process.exit(130));
   });
-}
-
-function provenance(): { commit: string; srcChanged: boolean | null; builtAt: string } {
-  const git = (...a: string[]) => execFileSync("git", ["-C", REPO_ROOT, ...a], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  let commit = "unknown";
-  let srcChanged: boolean | null = null;
-  try {
-    commit = git("rev-parse", "--short", "HEAD");
-    srcChanged = git("status", "--porcelain", "--", "src").length > 0;
-  } catch {
-    // not a git checkout
-  }
-  return { commit, srcChanged, builtAt: statSync(CLI).mtime.toISOString() };
 }
 
 // -----------------------------------------------------------------------------------------------
@@ -463,11 +441,11 @@ async function runLevel(w: CallsWorld, ctx: PhaseContext, n: number): Promise<Le
 
 async function main(): Promise<void> {
   log(`work dir ${workDir}`);
-  log(`pinning: ${pinNote}`);
+  log(`pinning: ${pinning.note}`);
   const report: CallsReport = {
     generatedAt: new Date().toISOString(),
     machine,
-    pinning: { taskset: tasksetBin, bridgeCpus: bridgeCpu === null ? "all" : String(bridgeCpu), harnessCpus: allowedCpus(process.pid), note: pinNote },
+    pinning: pinningReport(pinning),
     settings: {
       mode: quick ? "quick" : "full",
       levels: levels.join(","),

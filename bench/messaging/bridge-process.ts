@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync, type WriteStream } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, type WriteStream } from "node:fs";
 import path from "node:path";
 import { load as loadYaml } from "js-yaml";
 import { freeLoopbackPort } from "../../src/sandbox/synapse.js";
@@ -13,6 +13,20 @@ import { sleep, taskset } from "./system.js";
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
 export const CLI = path.join(REPO_ROOT, "build", "index.js");
+
+/** Which bridge was measured: the checkout's commit, whether src/ had local changes, when build/ was made. */
+export function provenance(): { commit: string; srcChanged: boolean | null; builtAt: string } {
+  const git = (...a: string[]) => execFileSync("git", ["-C", REPO_ROOT, ...a], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  let commit = "unknown";
+  let srcChanged: boolean | null = null;
+  try {
+    commit = git("rev-parse", "--short", "HEAD");
+    srcChanged = git("status", "--porcelain", "--", "src").length > 0;
+  } catch {
+    // not a git checkout (a snapshot): leave unknown
+  }
+  return { commit, srcChanged, builtAt: statSync(CLI).mtime.toISOString() };
+}
 
 export interface Registration {
   id: string;

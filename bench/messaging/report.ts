@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { PhaseResult } from "./measure.js";
-import type { MachineInfo } from "./system.js";
+import type { MachineInfo, PinningReport } from "./system.js";
 
 export interface SynapseAlone {
   sends: number;
@@ -25,7 +25,7 @@ export interface SetupReport {
 export interface Report {
   generatedAt: string;
   machine: MachineInfo;
-  pinning: { taskset: string | null; bridgeCpus: string; harnessCpus: string; note: string };
+  pinning: PinningReport;
   settings: Record<string, unknown>;
   targets: { stubAddedP99Ms: number; stubTextsPerSec: number };
   setups: Partial<Record<"stub" | "synapse", SetupReport>>;
@@ -34,27 +34,34 @@ export interface Report {
   verdicts: string[];
 }
 
-const fmt = (v: number | null | undefined, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? "-" : v.toFixed(digits));
+export const fmt = (v: number | null | undefined, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? "-" : v.toFixed(digits));
 
-function table(rows: string[][]): string {
+/** Rows as a text table under a rule: the first `leftColumns` columns aligned left, the rest right. */
+export function table(rows: string[][], leftColumns = 1): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r, i) => {
-    const line = r.map((cell, c) => (c < 3 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ");
-    return i === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
-  }).join("\n");
+  return rows
+    .map((r, i) => {
+      const line = r.map((cell, c) => (c < leftColumns ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ");
+      return i === 0 ? `${line}\n${widths.map((w) => "-".repeat(w)).join("  ")}` : line;
+    })
+    .join("\n");
 }
 
-export function formatReport(report: Report): string {
-  const out: string[] = [];
+/** The lines a report opens with: which benchmark and when, the machine, the pinning, the settings. */
+export function headerLines(benchmark: string, report: Pick<Report, "generatedAt" | "machine" | "pinning" | "settings">): string[] {
   const m = report.machine;
-  out.push(`matrix-pstn-bridge messaging benchmark   ${report.generatedAt}`);
-  out.push(`machine: ${m.nproc} CPUs, ${m.cpuModel}, ${m.memoryGb} GB, node ${m.node}, ${m.platform}`);
-  out.push(`pinning: ${report.pinning.note}`);
-  out.push(
+  return [
+    `matrix-pstn-bridge ${benchmark} benchmark   ${report.generatedAt}`,
+    `machine: ${m.nproc} CPUs, ${m.cpuModel}, ${m.memoryGb} GB, node ${m.node}, ${m.platform}`,
+    `pinning: ${report.pinning.note}`,
     `settings: ${Object.entries(report.settings)
       .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
       .join(", ")}`,
-  );
+  ];
+}
+
+export function formatReport(report: Report): string {
+  const out: string[] = headerLines("messaging", report);
   out.push("");
   const header = ["setup", "direction", "run", "texts", "done", "sec", "texts/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "ack p50/p99 ms", "bridge CPU ms/text", "HS CPU ms/text", "RSS MB", "harness CPU%", "other CPU% 0/1"];
   const rows: string[][] = [header];
@@ -82,7 +89,7 @@ export function formatReport(report: Report): string {
       ]);
     }
   }
-  out.push(table(rows));
+  out.push(table(rows, 3));
   const contended = Object.values(report.setups).flatMap((s) => s?.phases ?? []).filter((p) => p.otherCpuPct.some((x) => x >= 10));
   if (contended.length) {
     out.push(
@@ -147,7 +154,8 @@ export function verdicts(report: Report): string[] {
   return lines;
 }
 
-export function writeReport(report: Report, file: string): void {
+/** The report as JSON (the calls benchmark's too). */
+export function writeReport(report: object, file: string): void {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
 }

@@ -11,15 +11,13 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { execFileSync } from "node:child_process";
-import { statSync } from "node:fs";
-import { CLI, REPO_ROOT } from "./bridge-process.js";
+import { CLI, provenance } from "./bridge-process.js";
 import { closeHttp } from "./load.js";
 import { runPhase, whileQuiet, type DirectionDriver, type Direction, type Load, type PhaseContext, type PhaseResult } from "./measure.js";
 import { formatSummary, summarise } from "./profile-summary.js";
 import { formatReport, verdicts, writeReport, type Report, type SetupReport, type SynapseAlone } from "./report.js";
 import { stubSetup, synapseSetup, type BenchSetup } from "./setups.js";
-import { allowedCpus, machineInfo, pinProcess, taskset } from "./system.js";
+import { allowedCpus, pinHarness, pinningReport } from "./system.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -74,38 +72,16 @@ const plan = {
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-/** Which bridge was measured: the checkout's commit, whether src/ had local changes, when build/ was made. */
-function provenance(): { commit: string; srcChanged: boolean | null; builtAt: string } {
-  const git = (...a: string[]) => execFileSync("git", ["-C", REPO_ROOT, ...a], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  let commit = "unknown";
-  let srcChanged: boolean | null = null;
-  try {
-    commit = git("rev-parse", "--short", "HEAD");
-    srcChanged = git("status", "--porcelain", "--", "src").length > 0;
-  } catch {
-    // not a git checkout (a snapshot): leave unknown
-  }
-  return { commit, srcChanged, builtAt: statSync(CLI).mtime.toISOString() };
-}
-
 // --- pinning: the bridge on CPU 0, everything else (this process and its children) on CPU 1 ---
-const machine = machineInfo();
-const tasksetBin = taskset();
-const canPin = tasksetBin !== null && machine.nproc >= 2;
-const harnessPinned = canPin && pinProcess(process.pid, 1);
-const bridgeCpu = canPin ? 0 : null;
-const harnessCpu = harnessPinned ? 1 : null;
+const pinning = pinHarness("harness, simulator, stub homeserver and Synapse");
+const { machine, bridgeCpu } = pinning;
+const harnessCpu = pinning.harnessPinned ? 1 : null;
 /** Before each run, wait this long at most for other processes on the machine to go quiet. */
 const waitQuietMs = Number(args["wait-quiet"]) * 1000;
 const QUIET_PCT = 10;
 /** A run during which other processes used this much of a CPU (or more) is run again, up to --retries times. */
 const RETRY_OTHER_PCT = 15;
 const retries = Number(args.retries);
-const pinNote = !tasksetBin
-  ? "taskset not found (util-linux): NOT pinned, the bridge and the harness share every CPU"
-  : machine.nproc < 2
-    ? "only one CPU: NOT pinned"
-    : `bridge: taskset -c 0; harness, simulator, stub homeserver and Synapse: taskset -c 1 (${harnessPinned ? "applied" : "FAILED"})`;
 
 const workDir = mkdtempSync(path.join(tmpdir(), "pstn-bench-"));
 let current: BenchSetup | null = null;
@@ -178,11 +154,11 @@ async function measure(setup: BenchSetup, settings: MeasureSettings): Promise<Ph
 
 async function main(): Promise<void> {
   log(`work dir ${workDir}`);
-  log(`pinning: ${pinNote}`);
+  log(`pinning: ${pinning.note}`);
   const report: Report = {
     generatedAt: new Date().toISOString(),
     machine,
-    pinning: { taskset: tasksetBin, bridgeCpus: bridgeCpu === null ? "all" : String(bridgeCpu), harnessCpus: allowedCpus(process.pid), note: pinNote },
+    pinning: pinningReport(pinning),
     settings: {
       mode: quick ? "quick" : "full",
       contacts,

@@ -7,18 +7,20 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { ensureSynapse, freeLoopbackPort, registerUser, startSynapse, type RunningSynapse } from "../../src/sandbox/synapse.js";
 import { TestUser } from "../../test/e2e/harness/matrix-client.js";
-import { BridgeProcess, prepareBridge, REPO_ROOT, setHomeserverUrl } from "./bridge-process.js";
+import { BridgeProcess, prepareBridge, REPO_ROOT, setHomeserverUrl, type BridgeSetup } from "./bridge-process.js";
 import { closedLoop, fromPerf, now, Tracker } from "./load.js";
 import type { DirectionDriver, PhaseContext } from "./measure.js";
 import { startTimedSimulator, type TimedSimulator } from "./simulator.js";
 import { StubHomeserver, type StubEvent } from "./stub-homeserver.js";
-import { cpuMs, memory, round, sleep } from "./system.js";
+import { cpuMs, memory, round, sleep, type Memory } from "./system.js";
 import { contactNumbers, WebhookSender } from "./webhooks.js";
 
 export const DOMAIN = "localhost";
 export const BOT = `@_pstn_:${DOMAIN}`;
-const NUMBER = "+15550001111";
-const ghostOf = (phone: string) => `@_pstn_${phone.slice(1)}:${DOMAIN}`;
+/** The person (on the stub homeserver) whose number is linked. */
+export const OWNER = `@owner:${DOMAIN}`;
+export const NUMBER = "+15550001111";
+export const ghostOf = (phone: string) => `@_pstn_${phone.slice(1)}:${DOMAIN}`;
 
 export interface BenchSetup {
   name: "stub" | "synapse";
@@ -34,13 +36,8 @@ export interface BenchSetup {
   close(): Promise<void>;
 }
 
-export interface SetupOptions {
-  workDir: string;
-  /** The harness's CPU when pinned. */
-  harnessCpu: number | null;
-  waitQuietMs: number;
-  quietPct: number;
-  contacts: number;
+/** How the bridge process runs, and where a setup logs (the calls benchmark's world too). */
+export interface BridgeRunOptions {
   /** CPU to pin the bridge to, or null to leave it unpinned. */
   bridgeCpu: number | null;
   cpuProfDir?: string;
@@ -48,6 +45,15 @@ export interface SetupOptions {
   bridgeNodeArgs: string[];
   logLevel: string;
   log: (line: string) => void;
+}
+
+export interface SetupOptions extends BridgeRunOptions {
+  workDir: string;
+  /** The harness's CPU when pinned. */
+  harnessCpu: number | null;
+  waitQuietMs: number;
+  quietPct: number;
+  contacts: number;
 }
 
 function phaseOptions(options: SetupOptions) {
@@ -68,7 +74,7 @@ class Active {
   }
 }
 
-async function waitFor<T>(what: string, check: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(what: string, check: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -99,60 +105,115 @@ function linkTarget(sim: TimedSimulator, account: { sid: string; authToken: stri
 }
 
 // -----------------------------------------------------------------------------------------------
+// The stub homeserver's world, also the calls benchmark's (bench/calls/setup.ts)
+// -----------------------------------------------------------------------------------------------
+
+export interface StubWorldOptions extends BridgeRunOptions {
+  /** The bridge's directory (config, registration, database). */
+  dir: string;
+  /** Edits the bridge's config after prepareBridge wrote it, before the bridge starts. */
+  configure?: (setup: BridgeSetup) => void;
+}
+
+export interface StubWorld {
+  sim: TimedSimulator;
+  account: { sid: string; authToken: string };
+  setup: BridgeSetup;
+  stub: StubHomeserver;
+  bridge: BridgeProcess;
+  /** Date.now() when the bridge process was spawned. */
+  bridgeStartedAt: number;
+  /** The bridge's memory once it was up. */
+  rssAtStart: Memory | null;
+}
+
+/**
+ * The carrier simulator with an account and the number, the bridge (pinned) against the stub
+ * homeserver, and the person (OWNER) with a control room in which the number is linked. Whatever
+ * it starts goes on `closers`, for the caller to close (last first), on failure too.
+ */
+export async function startLinkedStubWorld(options: StubWorldOptions, closers: (() => Promise<void>)[]): Promise<StubWorld> {
+  const sim = await startTimedSimulator({ statusDelayMs: 50 });
+  closers.push(() => sim.close());
+  const account = sim.sim.twilio.createAccount({ balance: "1000.00" });
+  sim.sim.twilio.addNumber(account.sid, NUMBER);
+
+  const setup = await prepareBridge({
+    dir: options.dir,
+    domain: DOMAIN,
+    homeserverUrl: "http://127.0.0.1:9",
+    simulatorUrl: sim.url,
+    permissions: { "*": "none", [DOMAIN]: "admin" },
+    logLevel: options.logLevel,
+  });
+  options.configure?.(setup);
+  const reg = setup.registration;
+  const stub = new StubHomeserver({
+    domain: DOMAIN,
+    asToken: reg.as_token,
+    hsToken: reg.hs_token,
+    asUrl: reg.url,
+    senderLocalpart: reg.sender_localpart,
+    userNamespaces: (reg.namespaces.users ?? []).map((n) => n.regex),
+    warn: (line) => options.log(`  ! ${line}`),
+  });
+  await stub.listen();
+  closers.push(() => stub.close());
+  setHomeserverUrl(setup, stub.url);
+
+  const bridge = new BridgeProcess(setup);
+  const bridgeStartedAt = Date.now();
+  await bridge.start({ cpu: options.bridgeCpu, nodeArgs: options.bridgeNodeArgs, ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}) });
+  const rssAtStart = memory(bridge.pid);
+  closers.push(() => bridge.stop());
+
+  // The person invites the bot into a new room (it becomes a control room) and links the number.
+  stub.addUser(OWNER, "Owner");
+  const botMessages: StubEvent[] = [];
+  const offBot = stub.onSend((event) => {
+    if (event.sender === BOT) botMessages.push(event);
+  });
+  const controlRoom = stub.createRoomAs(OWNER, { name: "Bench control room", invite: [BOT], powerUsers: { [BOT]: 100 } });
+  const notice = (pattern: RegExp) => () => botMessages.find((e) => e.room_id === controlRoom && pattern.test(String(e.content.body ?? "")));
+  await waitFor("the bot's welcome in the control room", notice(/control room/));
+  stub.sendAs(OWNER, controlRoom, { msgtype: "m.text", body: `link twilio ${account.sid} ${account.authToken} ${NUMBER}` });
+  await waitFor("the number to be linked", notice(/Linked/));
+  offBot();
+  return { sim, account, setup, stub, bridge, bridgeStartedAt, rssAtStart };
+}
+
+/**
+ * Each contact's first text (sent by `firstTexts`) makes its portal room on the stub, which the
+ * person joins: the portal room of each contact.
+ */
+export async function joinPortalRooms(stub: StubHomeserver, contacts: string[], firstTexts: () => Promise<unknown>, timeoutMs: number): Promise<Map<string, string>> {
+  const ghosts = new Map(contacts.map((c) => [ghostOf(c), c]));
+  const portalOf = new Map<string, string>();
+  const off = stub.onSend((event) => {
+    const contact = ghosts.get(event.sender);
+    if (contact && event.type === "m.room.message") portalOf.set(contact, event.room_id);
+  });
+  try {
+    await firstTexts();
+    await waitFor("a portal room per contact", () => portalOf.size === contacts.length, timeoutMs);
+  } finally {
+    off();
+  }
+  for (const room of portalOf.values()) stub.joinAs(OWNER, room);
+  return portalOf;
+}
+
+// -----------------------------------------------------------------------------------------------
 // Setup A: the stub homeserver
 // -----------------------------------------------------------------------------------------------
 
 export async function stubSetup(options: SetupOptions): Promise<BenchSetup> {
-  const dir = path.join(options.workDir, "stub");
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
     for (const c of closers.splice(0).reverse()) await c().catch(() => {});
   };
   try {
-    const sim = await startTimedSimulator({ statusDelayMs: 50 });
-    closers.push(() => sim.close());
-    const account = sim.sim.twilio.createAccount({ balance: "1000.00" });
-    sim.sim.twilio.addNumber(account.sid, NUMBER);
-
-    const setup = await prepareBridge({
-      dir,
-      domain: DOMAIN,
-      homeserverUrl: "http://127.0.0.1:9",
-      simulatorUrl: sim.url,
-      permissions: { "*": "none", [DOMAIN]: "admin" },
-      logLevel: options.logLevel,
-    });
-    const reg = setup.registration;
-    const stub = new StubHomeserver({
-      domain: DOMAIN,
-      asToken: reg.as_token,
-      hsToken: reg.hs_token,
-      asUrl: reg.url,
-      senderLocalpart: reg.sender_localpart,
-      userNamespaces: (reg.namespaces.users ?? []).map((n) => n.regex),
-      warn: (line) => options.log(`  ! ${line}`),
-    });
-    await stub.listen();
-    closers.push(() => stub.close());
-    setHomeserverUrl(setup, stub.url);
-
-    const bridge = new BridgeProcess(setup);
-    await bridge.start({ cpu: options.bridgeCpu, nodeArgs: options.bridgeNodeArgs, ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}) });
-    const rssAtStart = memory(bridge.pid);
-    closers.push(() => bridge.stop());
-
-    // A person invites the bot into a new room: it becomes a control room.
-    const owner = `@owner:${DOMAIN}`;
-    stub.addUser(owner, "Owner");
-    const botMessages: StubEvent[] = [];
-    stub.onSend((event) => {
-      if (event.sender === BOT) botMessages.push(event);
-    });
-    const controlRoom = stub.createRoomAs(owner, { name: "Bench control room", invite: [BOT], powerUsers: { [BOT]: 100 } });
-    const notice = (pattern: RegExp) => () => botMessages.find((e) => e.room_id === controlRoom && pattern.test(String(e.content.body ?? "")));
-    await waitFor("the bot's welcome in the control room", notice(/control room/));
-    stub.sendAs(owner, controlRoom, { msgtype: "m.text", body: `link twilio ${account.sid} ${account.authToken} ${NUMBER}` });
-    await waitFor("the number to be linked", notice(/Linked/));
+    const { sim, account, setup, stub, bridge, rssAtStart } = await startLinkedStubWorld({ ...options, dir: path.join(options.workDir, "stub") }, closers);
 
     const contacts = contactNumbers(options.contacts);
     const webhooks = new WebhookSender(linkTarget(sim, account));
@@ -165,15 +226,7 @@ export async function stubSetup(options: SetupOptions): Promise<BenchSetup> {
     stub.onTransaction((_events, ms) => active.tracker?.ack(ms));
 
     // Warm-up: each contact's first text creates its portal room; the person joins them all.
-    const portalOf = new Map<string, string>();
-    const seen = stub.onSend((event) => {
-      const contact = contacts.find((c) => ghostOf(c) === event.sender);
-      if (contact && event.type === "m.room.message") portalOf.set(contact, event.room_id);
-    });
-    await Promise.all(contacts.map((contact) => webhooks.send(contact, `warm-up from ${contact}`)));
-    await waitFor("a portal room per contact", () => portalOf.size === contacts.length, 60_000);
-    seen();
-    for (const room of portalOf.values()) stub.joinAs(owner, room);
+    const portalOf = await joinPortalRooms(stub, contacts, () => Promise.all(contacts.map((contact) => webhooks.send(contact, `warm-up from ${contact}`))), 60_000);
     const portals = contacts.map((c) => portalOf.get(c)!);
     const rssWarm = memory(bridge.pid);
 
@@ -190,7 +243,7 @@ export async function stubSetup(options: SetupOptions): Promise<BenchSetup> {
         async fire(i, body, tracker) {
           active.tracker = tracker;
           tracker.markSent(body, now());
-          stub.sendAs(owner, portals[i % portals.length]!, { msgtype: "m.text", body });
+          stub.sendAs(OWNER, portals[i % portals.length]!, { msgtype: "m.text", body });
         },
       },
       details: () => ({

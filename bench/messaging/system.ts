@@ -84,6 +84,45 @@ export function allowedCpus(pid: number): string {
   }
 }
 
+export interface Pinning {
+  machine: MachineInfo;
+  tasksetBin: string | null;
+  /** The bridge's CPU, or null when nothing is pinned. */
+  bridgeCpu: number | null;
+  harnessPinned: boolean;
+  note: string;
+}
+
+/**
+ * Pins this process (the harness; `harnessIs` names what runs on its CPU, for the note) to CPU 1
+ * and picks CPU 0 for the bridge, when taskset is there and the machine has two CPUs or more.
+ */
+export function pinHarness(harnessIs: string): Pinning {
+  const machine = machineInfo();
+  const tasksetBin = taskset();
+  const canPin = tasksetBin !== null && machine.nproc >= 2;
+  const harnessPinned = canPin && pinProcess(process.pid, 1);
+  const bridgeCpu = canPin ? 0 : null;
+  const note = !tasksetBin
+    ? "taskset not found (util-linux): NOT pinned, the bridge and the harness share every CPU"
+    : machine.nproc < 2
+      ? "only one CPU: NOT pinned"
+      : `bridge: taskset -c 0; ${harnessIs}: taskset -c 1 (${harnessPinned ? "applied" : "FAILED"})`;
+  return { machine, tasksetBin, bridgeCpu, harnessPinned, note };
+}
+
+/** The pinning as the reports record it. */
+export interface PinningReport {
+  taskset: string | null;
+  bridgeCpus: string;
+  harnessCpus: string;
+  note: string;
+}
+
+export function pinningReport(p: Pinning): PinningReport {
+  return { taskset: p.tasksetBin, bridgeCpus: p.bridgeCpu === null ? "all" : String(p.bridgeCpu), harnessCpus: allowedCpus(process.pid), note: p.note };
+}
+
 let ticksPerSecond: number | undefined;
 
 /** Clock ticks per second of /proc/<pid>/stat times (getconf CLK_TCK; 100 nearly everywhere). */
