@@ -1,15 +1,9 @@
 import twilio from "twilio";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  SimulatorError,
-  startCarrierSimulator,
-  type AccountCredentials,
-  type CarrierSimulator,
-} from "../../../src/sandbox/simulator/index.js";
+import { SimulatorError, type AccountCredentials, type CarrierSimulator } from "../../../src/sandbox/simulator/index.js";
+import { basicAuth, BRIDGE_NUMBER, closeAll, CONTACT, sdkClient, startBridgeSimulator } from "./fixture.js";
 import { isSignedBy, single, startReceiver, type Receiver } from "./receiver.js";
 
-const BRIDGE_NUMBER = "+15550001111";
-const CONTACT = "+15557654321";
 const SMS_PATH = "/webhooks/twilio/lnkabcdefghijklmnop/sms";
 
 // Key order of the real inbound webhook captured in protocols.md §1.3.
@@ -26,18 +20,11 @@ let account: AccountCredentials;
 let receiver: Receiver;
 
 beforeEach(async () => {
-  sim = await startCarrierSimulator({ statusDelayMs: 10 });
-  account = sim.twilio.createAccount();
   receiver = await startReceiver();
-  sim.twilio.addNumber(account.sid, BRIDGE_NUMBER, { smsUrl: `${receiver.url}${SMS_PATH}` });
+  ({ sim, account } = await startBridgeSimulator({ statusDelayMs: 10, number: { smsUrl: `${receiver.url}${SMS_PATH}` } }));
 });
 
-afterEach(async () => {
-  await sim.close();
-  await receiver.close();
-});
-
-const basicAuth = (sid: string, token: string): string => `Basic ${Buffer.from(`${sid}:${token}`).toString("base64")}`;
+afterEach(() => closeAll(sim, receiver));
 
 const signatureOf = (headers: Record<string, string | string[] | undefined>): string =>
   String(headers["x-twilio-signature"]);
@@ -130,15 +117,13 @@ describe("handset → bridge", () => {
     expect(second.headers.get("content-type")).toBe("image/gif");
     expect(Buffer.from(await second.arrayBuffer())).toEqual(gif);
 
-    const client = twilio(account.sid, account.authToken);
-    client.api.baseUrl = sim.url;
+    const client = sdkClient(sim, account);
     const listed = await client.messages(result.messageSid).media.list();
     expect(listed.map((m) => m.contentType).sort()).toEqual(["image/gif", "image/jpeg"]);
   });
 
   it("uses GET when sms_method says so, signing the URL with the parameters in it", async () => {
-    const client = twilio(account.sid, account.authToken);
-    client.api.baseUrl = sim.url;
+    const client = sdkClient(sim, account);
     const [number] = await client.incomingPhoneNumbers.list({ phoneNumber: BRIDGE_NUMBER });
     await client
       .incomingPhoneNumbers(number?.sid ?? "")
@@ -205,8 +190,7 @@ describe("handset → bridge", () => {
   it("delivers a message between two simulated numbers as an inbound webhook", async () => {
     const other = sim.twilio.createAccount();
     sim.twilio.addNumber(other.sid, "+15550005555", { smsUrl: `${receiver.url}/other` });
-    const client = twilio(account.sid, account.authToken);
-    client.api.baseUrl = sim.url;
+    const client = sdkClient(sim, account);
     await client.messages.create({ to: "+15550005555", from: BRIDGE_NUMBER, body: "number to number" });
     const [request] = await receiver.waitFor("/other", 1);
     expect(request?.params).toMatchObject({ From: BRIDGE_NUMBER, To: "+15550005555", AccountSid: other.sid });

@@ -1,14 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  buildSimulatorApp,
-  type AccountCredentials,
-  type SimulatorApp,
-} from "../../../src/sandbox/simulator/index.js";
+import { buildSimulatorApp, type AccountCredentials, type SimulatorApp } from "../../../src/sandbox/simulator/index.js";
+import { basicAuth, BRIDGE_NUMBER, bridgeAccount, CONTACT } from "./fixture.js";
 import { eventually } from "./receiver.js";
 import { listedProperties, operationExamples, operationSchema, validateResponse } from "./openapi.js";
-
-const BRIDGE_NUMBER = "+15550001111";
-const CONTACT = "+15557654321";
 
 const ACCOUNT = "/2010-04-01/Accounts/{Sid}.json";
 const BALANCE = "/2010-04-01/Accounts/{AccountSid}/Balance.json";
@@ -27,9 +21,8 @@ let base: string;
 
 beforeEach(() => {
   sim = buildSimulatorApp({ statusDelayMs: 1 });
-  account = sim.twilio.createAccount();
+  account = bridgeAccount(sim, { smsUrl: "http://127.0.0.1:9/sms" });
   base = `/2010-04-01/Accounts/${account.sid}`;
-  sim.twilio.addNumber(account.sid, BRIDGE_NUMBER, { smsUrl: "http://127.0.0.1:9/sms" });
   sim.twilio.addNumber(account.sid, "+15550002222");
 });
 
@@ -42,7 +35,7 @@ async function call(method: "GET" | "POST", url: string, form?: Record<string, s
     method,
     url,
     headers: {
-      authorization: `Basic ${Buffer.from(`${account.sid}:${account.authToken}`).toString("base64")}`,
+      authorization: basicAuth(account.sid, account.authToken),
       ...(payload ? { "content-type": "application/x-www-form-urlencoded" } : {}),
     },
     ...(payload ? { payload } : {}),

@@ -1,14 +1,8 @@
-import twilio from "twilio";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  startCarrierSimulator,
-  type AccountCredentials,
-  type CarrierSimulator,
-} from "../../../src/sandbox/simulator/index.js";
+import type { AccountCredentials, CarrierSimulator } from "../../../src/sandbox/simulator/index.js";
+import { BRIDGE_NUMBER, closeAll, CONTACT, sdkClient, startBridgeSimulator } from "./fixture.js";
 import { isSignedBy, startReceiver, type Receiver } from "./receiver.js";
 
-const BRIDGE_NUMBER = "+15550001111";
-const CONTACT = "+15557654321";
 const HANDSET_PATH = `/_sim/api/handsets/${encodeURIComponent(CONTACT)}`;
 
 interface ControlMessage {
@@ -26,16 +20,11 @@ let account: AccountCredentials;
 let receiver: Receiver;
 
 beforeEach(async () => {
-  sim = await startCarrierSimulator({ statusDelayMs: 5 });
-  account = sim.twilio.createAccount();
   receiver = await startReceiver();
-  sim.twilio.addNumber(account.sid, BRIDGE_NUMBER, { smsUrl: `${receiver.url}/sms` });
+  ({ sim, account } = await startBridgeSimulator({ statusDelayMs: 5, number: { smsUrl: `${receiver.url}/sms` } }));
 });
 
-afterEach(async () => {
-  await sim.close();
-  await receiver.close();
-});
+afterEach(() => closeAll(sim, receiver));
 
 async function postJson(path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const response = await fetch(`${sim.url}${path}`, {
@@ -80,8 +69,7 @@ describe("the phone page and the control API", () => {
 
     const png = Buffer.from("\x89PNG fake image bytes", "latin1");
     receiver.serve("/media/reply.png", "image/png", png);
-    const client = twilio(account.sid, account.authToken);
-    client.api.baseUrl = sim.url;
+    const client = sdkClient(sim, account);
     const reply = await client.messages.create({
       to: CONTACT,
       from: BRIDGE_NUMBER,

@@ -1,14 +1,8 @@
 import twilio from "twilio";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  startCarrierSimulator,
-  type AccountCredentials,
-  type CarrierSimulator,
-} from "../../../src/sandbox/simulator/index.js";
+import type { AccountCredentials, CarrierSimulator } from "../../../src/sandbox/simulator/index.js";
+import { basicAuth, BRIDGE_NUMBER, closeAll, CONTACT, sdkClient, startBridgeSimulator } from "./fixture.js";
 import { eventually, isSignedBy, single, startReceiver, type Receiver } from "./receiver.js";
-
-const BRIDGE_NUMBER = "+15550001111";
-const CONTACT = "+15557654321";
 
 let sim: CarrierSimulator;
 let account: AccountCredentials;
@@ -16,19 +10,13 @@ let client: twilio.Twilio;
 let receiver: Receiver;
 
 beforeEach(async () => {
-  sim = await startCarrierSimulator({ statusDelayMs: 10 });
-  account = sim.twilio.createAccount({ friendlyName: "Bridge test" });
-  sim.twilio.addNumber(account.sid, BRIDGE_NUMBER);
-  client = twilio(account.sid, account.authToken);
-  // The one knob: twilio-node builds every URL of the api domain (2010-04-01) from this base.
-  client.api.baseUrl = sim.url;
+  ({ sim, account } = await startBridgeSimulator({ statusDelayMs: 10, account: { friendlyName: "Bridge test" } }));
+  // The one knob: sdkClient sets client.api.baseUrl, from which twilio-node builds every api-domain URL.
+  client = sdkClient(sim, account);
   receiver = await startReceiver();
 });
 
-afterEach(async () => {
-  await sim.close();
-  await receiver.close();
-});
+afterEach(() => closeAll(sim, receiver));
 
 /** The rejection of `promise`, which must reject. */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -39,8 +27,6 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
     (err: unknown) => err,
   );
 }
-
-const basicAuth = (sid: string, token: string): string => `Basic ${Buffer.from(`${sid}:${token}`).toString("base64")}`;
 
 describe("carrier simulator through the real twilio SDK", () => {
   it("receives every SDK request when client.api.baseUrl points at it, paging included", async () => {

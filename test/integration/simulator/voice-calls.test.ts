@@ -1,18 +1,12 @@
 import twilio from "twilio";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  SimulatorError,
-  startCarrierSimulator,
-  type AccountCredentials,
-  type CarrierSimulator,
-} from "../../../src/sandbox/simulator/index.js";
+import { SimulatorError, type AccountCredentials, type CarrierSimulator } from "../../../src/sandbox/simulator/index.js";
 import { SAY_FREQUENCIES } from "../../../src/sandbox/simulator/twilio/voice/audio.js";
 import { startStandIn, type StandIn } from "./bridge-standin.js";
+import { BRIDGE_NUMBER, closeAll, CONTACT, sdkClient, startBridgeSimulator } from "./fixture.js";
 import { isSignedBy, single, type ReceivedRequest } from "./receiver.js";
 import { blocksAt, free, hears, sleep } from "./voice-helpers.js";
 
-const BRIDGE_NUMBER = "+15550001111";
-const CONTACT = "+15557654321";
 const FRIEND = "+15557650000";
 
 let sim: CarrierSimulator;
@@ -21,18 +15,12 @@ let client: twilio.Twilio;
 let bridge: StandIn;
 
 beforeEach(async () => {
-  sim = await startCarrierSimulator({ statusDelayMs: 10 });
   bridge = await startStandIn();
-  account = sim.twilio.createAccount();
-  sim.twilio.addNumber(account.sid, BRIDGE_NUMBER, { voiceUrl: `${bridge.url}/voice` });
-  client = twilio(account.sid, account.authToken);
-  client.api.baseUrl = sim.url;
+  ({ sim, account } = await startBridgeSimulator({ statusDelayMs: 10, number: { voiceUrl: `${bridge.url}/voice` } }));
+  client = sdkClient(sim, account);
 });
 
-afterEach(async () => {
-  await sim.close();
-  await bridge.close();
-});
+afterEach(() => closeAll(sim, bridge));
 
 const ALL_EVENTS = ["initiated", "ringing", "answered", "completed"];
 

@@ -1,17 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  startCarrierSimulator,
-  type AccountCredentials,
-  type CarrierSimulator,
-} from "../../../src/sandbox/simulator/index.js";
+import type { AccountCredentials, CarrierSimulator } from "../../../src/sandbox/simulator/index.js";
 import { listedProperties, operationExamples, operationSchema, validateResponse } from "./openapi.js";
 import { startStandIn, type StandIn } from "./bridge-standin.js";
+import { basicAuth, BRIDGE_NUMBER, closeAll, CONTACT, startBridgeSimulator } from "./fixture.js";
 import { sleep } from "./voice-helpers.js";
 
 /** Voice resources (Calls, Recordings) against Twilio's own OpenAPI description. */
-
-const BRIDGE_NUMBER = "+15550001111";
-const CONTACT = "+15557654321";
 
 const CALLS = "/2010-04-01/Accounts/{AccountSid}/Calls.json";
 const CALL = "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json";
@@ -28,24 +22,19 @@ let bridge: StandIn;
 let base: string;
 
 beforeEach(async () => {
-  sim = await startCarrierSimulator({ statusDelayMs: 5 });
   bridge = await startStandIn();
-  account = sim.twilio.createAccount();
-  sim.twilio.addNumber(account.sid, BRIDGE_NUMBER, { voiceUrl: `${bridge.url}/voice` });
+  ({ sim, account } = await startBridgeSimulator({ statusDelayMs: 5, number: { voiceUrl: `${bridge.url}/voice` } }));
   base = `/2010-04-01/Accounts/${account.sid}`;
 });
 
-afterEach(async () => {
-  await sim.close();
-  await bridge.close();
-});
+afterEach(() => closeAll(sim, bridge));
 
 async function call(method: "GET" | "POST", path: string, form?: Record<string, string | string[]>) {
   const pairs = Object.entries(form ?? {}).flatMap(([k, v]) => [v].flat().map((x): [string, string] => [k, x]));
   const response = await fetch(`${sim.url}${path}`, {
     method,
     headers: {
-      authorization: `Basic ${Buffer.from(`${account.sid}:${account.authToken}`).toString("base64")}`,
+      authorization: basicAuth(account.sid, account.authToken),
       ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}),
     },
     ...(form ? { body: new URLSearchParams(pairs).toString() } : {}),

@@ -1,20 +1,14 @@
 import alawmulaw from "alawmulaw";
-import twilio from "twilio";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { hasTone } from "../../../src/media/audio/goertzel.js";
 import { fromMulaw, toMulaw, tone } from "../../../src/media/audio/tones.js";
-import {
-  startCarrierSimulator,
-  type AccountCredentials,
-  type CarrierSimulator,
-} from "../../../src/sandbox/simulator/index.js";
+import type { AccountCredentials, CarrierSimulator } from "../../../src/sandbox/simulator/index.js";
 import { PHONE_AUDIO_JS } from "../../../src/sandbox/simulator/phone-page.js";
 import { WebSocketClient, wsBytes, type WsData, type WsSocket } from "../../../src/sandbox/simulator/twilio/voice/ws.js";
 import { poll, startStandIn, type StandIn } from "./bridge-standin.js";
+import { BRIDGE_NUMBER, closeAll, CONTACT, sdkClient, startBridgeSimulator } from "./fixture.js";
 import { free, hears, sleep } from "./voice-helpers.js";
 
-const BRIDGE_NUMBER = "+15550001111";
-const CONTACT = "+15557654321";
 const HANDSET = `/_sim/api/handsets/${encodeURIComponent(CONTACT)}`;
 
 interface ControlCall {
@@ -34,16 +28,11 @@ let account: AccountCredentials;
 let bridge: StandIn;
 
 beforeEach(async () => {
-  sim = await startCarrierSimulator({ statusDelayMs: 5 });
   bridge = await startStandIn();
-  account = sim.twilio.createAccount();
-  sim.twilio.addNumber(account.sid, BRIDGE_NUMBER, { voiceUrl: `${bridge.url}/voice` });
+  ({ sim, account } = await startBridgeSimulator({ statusDelayMs: 5, number: { voiceUrl: `${bridge.url}/voice` } }));
 });
 
-afterEach(async () => {
-  await sim.close();
-  await bridge.close();
-});
+afterEach(() => closeAll(sim, bridge));
 
 async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
   const response = await fetch(`${sim.url}${path}`, {
@@ -155,8 +144,7 @@ describe("the phone page's calls", () => {
     const mode = await api<{ mode: string }>("PUT", `${HANDSET}/answer-mode`, { mode: "manual" });
     expect(mode.json).toEqual({ mode: "manual" });
     expect((await api<{ mode: string }>("GET", `${HANDSET}/answer-mode`)).json).toEqual({ mode: "manual" });
-    const client = twilio(account.sid, account.authToken);
-    client.api.baseUrl = sim.url;
+    const client = sdkClient(sim, account);
     const outbound = await client.calls.create({ to: CONTACT, from: BRIDGE_NUMBER, twiml: "<Response><Say>Hi there</Say></Response>" });
     const ringing = await poll(
       () => sim.handset(CONTACT).calls().find((c) => c.sid === outbound.sid && c.status === "ringing"),

@@ -2,38 +2,27 @@ import twilio from "twilio";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { concat, dtmf, fromMulaw, silence, toMulaw, tone } from "../../../src/media/audio/tones.js";
 import { decodeWav } from "../../../src/media/audio/wav.js";
-import {
-  startCarrierSimulator,
-  type AccountCredentials,
-  type CarrierSimulator,
-} from "../../../src/sandbox/simulator/index.js";
+import type { AccountCredentials, CarrierSimulator } from "../../../src/sandbox/simulator/index.js";
 import { BEEP_FREQUENCY, DtmfDetector, SAY_FREQUENCIES } from "../../../src/sandbox/simulator/twilio/voice/audio.js";
 import { poll, startStandIn, streamSignedBy, type StandIn, type StreamConnection } from "./bridge-standin.js";
+import { BRIDGE_NUMBER, closeAll, CONTACT, sdkClient, startBridgeSimulator } from "./fixture.js";
 import { validateResponse } from "./openapi.js";
 import { isSignedBy, single } from "./receiver.js";
 import { blocksAt, captureMessages, free, hears, shapeOf, silent, sleep } from "./voice-helpers.js";
-
-const BRIDGE_NUMBER = "+15550001111";
-const CONTACT = "+15557654321";
 
 let sim: CarrierSimulator;
 let account: AccountCredentials;
 let bridge: StandIn;
 
 beforeEach(async () => {
-  sim = await startCarrierSimulator({ statusDelayMs: 10 });
   bridge = await startStandIn();
-  account = sim.twilio.createAccount();
-  sim.twilio.addNumber(account.sid, BRIDGE_NUMBER, {
-    voiceUrl: `${bridge.url}/webhooks/twilio/link1/voice`,
-    statusCallback: `${bridge.url}/number-status`,
-  });
+  ({ sim, account } = await startBridgeSimulator({
+    statusDelayMs: 10,
+    number: { voiceUrl: `${bridge.url}/webhooks/twilio/link1/voice`, statusCallback: `${bridge.url}/number-status` },
+  }));
 });
 
-afterEach(async () => {
-  await sim.close();
-  await bridge.close();
-});
+afterEach(() => closeAll(sim, bridge));
 
 const STREAM_PATH = "/media/twilio/link1";
 
@@ -388,8 +377,7 @@ describe("inbound calls and Media Streams", () => {
   it("stops the stream and runs the new TwiML when the call is redirected through REST", async () => {
     const { call, stream } = await streamingCall();
     await stream.waitFor("media", 3);
-    const client = twilio(account.sid, account.authToken);
-    client.api.baseUrl = sim.url;
+    const client = sdkClient(sim, account);
     await client.calls(call.sid).update({ twiml: "<Response><Say>Redirected to voicemail</Say></Response>" });
     const [stop] = await stream.waitFor("stop");
     expect(stop?.json["stop"]).toEqual({ accountSid: account.sid, callSid: call.sid });
